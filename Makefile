@@ -1,0 +1,22 @@
+# The two commands of the README: `make pipeline` and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup pipeline test
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install --quiet -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import complaints, torch, transformers, dvc"
+	touch $@
+
+pipeline: setup
+	dvc repro
+	dvc metrics show
+
+test: setup
+	pytest

@@ -1,0 +1,51 @@
+"""Validation metrics shared by every model, under the same keys so `dvc metrics diff` lines them up."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score, roc_curve
+
+from complaints.io import atomic_dir, write_json, write_table
+
+
+def classification_metrics(labels: np.ndarray, non_complaint_probability: np.ndarray, threshold: float = 0.5) -> dict:
+    """AUC, and accuracy/precision/recall/F1 of non-complaint (label 1) at `probability >= threshold`."""
+    predicted = (non_complaint_probability >= threshold).astype(int)
+    return {
+        "auc": float(roc_auc_score(labels, non_complaint_probability)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+    }
+
+
+def roc_points(labels: np.ndarray, non_complaint_probability: np.ndarray) -> pd.DataFrame:
+    """The ROC curve as a table (`fpr`, `tpr`, `threshold`) for `dvc plots`."""
+    fpr, tpr, thresholds = roc_curve(labels, non_complaint_probability)
+    return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(thresholds, 1.0)})
+
+
+def confusion_rows(labels: np.ndarray, non_complaint_probability: np.ndarray, threshold: float = 0.5) -> pd.DataFrame:
+    """One row per example (`actual`, `predicted`) for DVC's confusion template."""
+    names = np.array(["complaint", "non-complaint"])
+    predicted = (non_complaint_probability >= threshold).astype(int)
+    return pd.DataFrame({"actual": names[labels], "predicted": names[predicted]})
+
+
+def write_evaluation(
+    validation: pd.DataFrame, non_complaint_probability: np.ndarray, extra: dict, metrics_path: Path, plots_dir: Path
+) -> dict:
+    """Write one model's validation metrics JSON, ROC points, confusion rows and probabilities."""
+    labels = validation["label"].to_numpy()
+    metrics = {**classification_metrics(labels, non_complaint_probability), **extra}
+    with atomic_dir(plots_dir) as staging:
+        write_table(roc_points(labels, non_complaint_probability), staging / "roc.csv")
+        write_table(confusion_rows(labels, non_complaint_probability), staging / "confusion.csv")
+        write_table(
+            validation[["id", "label"]].assign(probability=non_complaint_probability), staging / "val_probabilities.csv"
+        )
+    write_json(metrics, metrics_path)
+    return metrics

@@ -1,0 +1,57 @@
+"""The tutorial's two text cleanings: bag-of-words for TF-IDF, and the light one for BERT."""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import nltk
+
+logger = logging.getLogger(__name__)
+
+KEPT_STOPWORDS = frozenset({"not", "can"})
+_MENTION = re.compile(r"(@.*?)[\s]")
+_NOT = re.compile(r"\'t")
+_PUNCTUATION = re.compile(r"([\'\"\.\(\)\!\?\\\/\,])")
+_NON_WORD = re.compile(r"[^\w\s\?]")
+_SPECIAL = re.compile(r"([\;\:\|•«\n])")
+_SPACES = re.compile(r"\s+")
+
+
+def english_stopwords(nltk_data: Path) -> frozenset[str]:
+    """NLTK's English stopwords: the installed corpus, else the `nltk_data` mirror, else a download."""
+    try:
+        return frozenset(nltk.corpus.stopwords.words("english"))
+    except LookupError:
+        nltk.data.path.append(str(nltk_data))
+    try:
+        return frozenset(nltk.corpus.stopwords.words("english"))
+    except LookupError:
+        logger.info("NLTK stopwords neither installed nor in %s: downloading", nltk_data)
+    nltk.download("stopwords", quiet=True, raise_on_error=True)
+    return frozenset(nltk.corpus.stopwords.words("english"))
+
+
+def clean_for_bag_of_words(text: str, stopwords: frozenset[str]) -> str:
+    """The tutorial's TF-IDF preprocessing: lowercase, 't -> not, no @mentions, punctuation except ?, stopwords."""
+    text = text.lower()
+    text = _NOT.sub(" not", text)
+    text = _MENTION.sub(" ", text)
+    text = _PUNCTUATION.sub(r" \1 ", text)
+    text = _NON_WORD.sub(" ", text)
+    text = _SPECIAL.sub(" ", text)
+    text = " ".join(word for word in text.split() if word not in stopwords or word in KEPT_STOPWORDS)
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_for_bert(text: str) -> str:
+    """The tutorial's BERT preprocessing: drop @mentions, `&amp;` -> `&`, collapse whitespace."""
+    text = _MENTION.sub(" ", text)
+    text = text.replace("&amp;", "&")
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_all_for_bag_of_words(texts: Iterable[str], stopwords: frozenset[str]) -> list[str]:
+    """`clean_for_bag_of_words` over many texts (a scikit-learn FunctionTransformer step)."""
+    return [clean_for_bag_of_words(text, stopwords) for text in texts]

@@ -1,0 +1,61 @@
+from dataclasses import dataclass
+
+import pytest
+
+from complaints.baseline import BaselineParams
+from complaints.config import ParamsError, from_mapping, load_section
+from complaints.data import SplitParams
+from complaints.download import DownloadParams
+from conftest import ROOT
+
+
+@dataclass(frozen=True)
+class Example:
+    lr: float
+    epochs: int = 2
+    name: str = "x"
+    pinned: float | None = None
+    flag: bool = False
+
+
+def test_project_params_load():
+    for section, cls in [("download", DownloadParams), ("split", SplitParams), ("baseline", BaselineParams)]:
+        load_section(ROOT / "params.yaml", section, cls)
+
+
+def test_yaml_exponent_without_dot_is_explained():
+    with pytest.raises(ParamsError, match=r"'train\.lr'.*'5e-5'.*5\.0e-5"):
+        from_mapping(Example, "train", {"lr": "5e-5"})
+
+
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"lr": 1e-3, "epoch": 3}, r"unknown key\(s\) epoch"),
+        ({}, r"'train\.lr' is missing"),
+        ({"lr": 1e-3, "epochs": 2.5}, r"'train\.epochs': got 2\.5, expected an integer"),
+        ({"lr": 1e-3, "epochs": True}, r"'train\.epochs': got True, expected an integer"),
+        ({"lr": 1e-3, "flag": "yes"}, r"'train\.flag': got 'yes', expected true or false"),
+        ({"lr": 1e-3, "name": ""}, r"'train\.name'"),
+    ],
+)
+def test_bad_values_name_the_key(mapping, message):
+    with pytest.raises(ParamsError, match=message):
+        from_mapping(Example, "train", mapping)
+
+
+def test_optional_and_int_as_float():
+    loaded = from_mapping(Example, "train", {"lr": 1, "pinned": None})
+    assert loaded.lr == 1.0 and isinstance(loaded.lr, float) and loaded.pinned is None
+
+
+def test_range_checks_name_the_key():
+    with pytest.raises(ParamsError, match=r"split\.test_size"):
+        SplitParams(test_size=1.5)
+    with pytest.raises(ParamsError, match=r"baseline\.alpha"):
+        BaselineParams(alpha=-1.0)
+
+
+def test_alpha_grid_is_exact():
+    grid = BaselineParams().alpha_grid()
+    assert len(grid) == 90 and grid[0] == 1.0 and grid[-1] == 9.9 and 1.8 in grid
