@@ -60,3 +60,38 @@ def raw_dir(tmp_path: Path) -> Path:
         "tweet": [f"@united flight {i} was fine, thanks" for i in range(6)],
     }).to_csv(raw / "test_data.csv", index=False)
     return raw
+
+
+def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> dict[str, str]:
+    """A mirror folder with the first rows of each real CSV; returns their SHA-256 digests."""
+    from complaints.download import sha256_of
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {"complaint1700.csv": labeled, "noncomplaint1700.csv": labeled, "test_data.csv": unlabeled}
+    for name, rows in sizes.items():
+        pd.read_csv(MIRROR / name, dtype=str, keep_default_na=False).head(rows).to_csv(folder / name, index=False)
+    return {name: sha256_of(folder / name) for name in sizes}
+
+
+def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
+    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid."""
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["download"].update(sources=[str(mirror)], sha256=digests)
+    params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
+    params["tokenize"]["max_len"] = 16
+    params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
+    params["predict"]["review_size"] = 5
+    return params
+
+
+@pytest.fixture(scope="session")
+def tiny_params_file(tmp_path_factory) -> Path:
+    """A params.yaml for the tiny mirror, usable by stage mains."""
+    import yaml
+
+    folder = tmp_path_factory.mktemp("tiny")
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(tiny_params(folder / "mirror", make_tiny_mirror(folder / "mirror"))))
+    return path

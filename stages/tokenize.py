@@ -1,0 +1,52 @@
+"""Tokenize train, validation and test tweets with the model's fast tokenizer (the tutorial's MAX_LEN).
+
+Reads: data/split/{train,val,test}.parquet, params `model`, `tokenize`.
+Writes: data/tokens/{train,val,test}.npz (id, input_ids, attention_mask[, labels]), data/tokens/model.json,
+metrics/tokens.json (token-length statistics per split)
+Run:   python -m stages.tokenize --split data/split --out data/tokens --stats metrics/tokens.json
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from complaints import cli
+from complaints.config import load_section
+from complaints.encoding import (
+    ModelParams, TokenizeParams, check_max_len, encode, length_stats, load_tokenizer, model_record, resolve_model,
+)
+from complaints.io import atomic_dir, read_parquet, write_arrays, write_json
+
+SPLITS = ("train", "val", "test")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Encode every split and record the resolved model."""
+    arguments = cli.parser(__doc__)
+    for option in ("--split", "--out", "--stats"):
+        arguments.add_argument(option, type=Path, required=True)
+    args = arguments.parse_args(argv)
+    model = load_section(args.params, "model", ModelParams)
+    params = load_section(args.params, "tokenize", TokenizeParams)
+
+    location = resolve_model(model.name)
+    tokenizer = load_tokenizer(location)
+    record = model_record(model.name, location, tokenizer)
+    check_max_len(params.max_len, record)
+
+    stats = {}
+    with atomic_dir(args.out) as staging:
+        for split in SPLITS:
+            table = read_parquet(args.split / f"{split}.parquet")
+            arrays = encode(tokenizer, table["text"].tolist(), params.max_len)
+            stats[split] = length_stats(arrays.pop("full_length"), params.max_len)
+            arrays["id"] = table["id"].to_numpy()
+            if "label" in table:
+                arrays["labels"] = table["label"].to_numpy()
+            write_arrays(arrays, staging / f"{split}.npz")
+        write_json({**record, "max_len": params.max_len}, staging / "model.json")
+    write_json(stats, args.stats)
+
+
+if __name__ == "__main__":
+    cli.run(main)

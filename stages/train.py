@@ -1,0 +1,67 @@
+"""Fine-tune the encoder + head with the tutorial's recipe; validate after each epoch when asked.
+
+Reads: data/tokens/{split}.npz and model.json, params `train`.
+Writes: the model folder (encoder/ via save_pretrained with its tokenizer, classifier.safetensors, training.json),
+dvclive logs (per-epoch train loss and validation loss, accuracy, AUC)
+Run:   python -m stages.train --tokens data/tokens --train-on train --validate-on val --model models/bert --live dvclive/train
+       python -m stages.train --tokens data/tokens --train-on train val --model models/bert_full --live dvclive/refit
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from accelerate import Accelerator
+from dvclive import Live
+
+from complaints import cli
+from complaints.config import load_section
+from complaints.encoding import load_tokenizer
+from complaints.io import atomic_dir, read_json, write_json
+from complaints.model import pretrained_classifier, save_classifier
+from complaints.runtime import configure_torch, mixed_precision
+from complaints.training import Tokens, TrainParams, epoch_table, fine_tune
+
+logger = logging.getLogger(__name__)
+
+
+def log_epoch(live: Live, row: dict) -> None:
+    """One dvclive step per epoch."""
+    for name, value in row.items():
+        if name != "epoch":
+            live.log_metric(name, value)
+    live.next_step()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Fine-tune and save the classifier."""
+    arguments = cli.parser(__doc__)
+    arguments.add_argument("--tokens", type=Path, required=True)
+    arguments.add_argument("--train-on", nargs="+", required=True, help="splits to train on, e.g. train val")
+    arguments.add_argument("--validate-on", help="split to validate on after each epoch")
+    arguments.add_argument("--model", type=Path, required=True)
+    arguments.add_argument("--live", type=Path, required=True)
+    args = arguments.parse_args(argv)
+    params = load_section(args.params, "train", TrainParams)
+
+    configure_torch(params.seed)
+    record = read_json(args.tokens / "model.json")
+    train = Tokens.concat([Tokens.load(args.tokens / f"{split}.npz") for split in args.train_on])
+    validation = Tokens.load(args.tokens / f"{args.validate_on}.npz") if args.validate_on else None
+    accelerator = Accelerator(mixed_precision=mixed_precision())
+    model = pretrained_classifier(record["path"], params.head_hidden, params.freeze_bert)
+
+    with Live(str(args.live), save_dvc_exp=False, dvcyaml=None) as live:
+        history = fine_tune(model, train, validation, params, accelerator, on_epoch=lambda row: log_epoch(live, row))
+    logger.info("trained on %s\n%s", "+".join(args.train_on), epoch_table(history))
+
+    with atomic_dir(args.model) as staging:
+        save_classifier(accelerator.unwrap_model(model), load_tokenizer(record["path"]), staging)
+        write_json({"model": record, "train": asdict(params), "train_on": args.train_on, "history": history},
+                   staging / "training.json")
+
+
+if __name__ == "__main__":
+    cli.run(main)

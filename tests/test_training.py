@@ -1,0 +1,92 @@
+import numpy as np
+import torch
+from accelerate import Accelerator
+from transformers import BertConfig, BertModel
+
+from complaints.model import ComplaintClassifier, load_classifier, save_classifier
+from complaints.runtime import configure_torch
+from complaints.training import LengthGroupedBatches, Tokens, TrainParams, fine_tune, predict_logits, sorted_batches
+
+
+def tiny_tokens(count: int = 24, seed: int = 0) -> Tokens:
+    """Random token rows of varied length whose label is decided by one token, so they can be learned."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(4, 12, size=count)
+    input_ids = np.zeros((count, 12), dtype=np.int32)
+    attention_mask = np.zeros((count, 12), dtype=np.int8)
+    labels = np.arange(count) % 2
+    for row, length in enumerate(lengths):
+        input_ids[row, :length] = rng.integers(5, 90, size=length)
+        input_ids[row, 1] = 95 + labels[row]
+        attention_mask[row, :length] = 1
+    return Tokens(np.arange(count), input_ids, attention_mask, labels)
+
+
+def tiny_classifier(seed: int = 0) -> ComplaintClassifier:
+    configure_torch(seed)
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=32)
+    return ComplaintClassifier(BertModel(config), head_hidden=16)
+
+
+PARAMS = TrainParams(epochs=1, batch_size=8, lr=1e-3, eval_batch_size=16)
+
+
+def test_length_grouped_batches_cover_every_row_once_and_reshuffle_per_epoch():
+    lengths = np.random.default_rng(1).integers(3, 60, size=203)
+    sampler = LengthGroupedBatches(lengths, batch_size=16, seed=42, group=4)
+    first = list(sampler)
+    assert sorted(i for batch in first for i in batch) == list(range(203)) and len(first) == len(sampler) == 13
+    assert list(sampler) == first
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    assert np.mean([np.ptp(lengths[b]) for b in first]) < np.ptp(lengths) / 2
+
+
+def test_sorted_batches_and_dynamic_padding():
+    tokens = tiny_tokens()
+    batches = sorted_batches(tokens.lengths, 5)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(24))
+    batch = tokens.batch(batches[-1])
+    assert batch["input_ids"].shape[1] == tokens.lengths[batches[-1]].max() and batch["labels"].dtype == torch.int64
+
+
+def test_loss_drops_when_overfitting_one_batch():
+    tokens = tiny_tokens(8)
+    model = tiny_classifier()
+    params = TrainParams(epochs=30, batch_size=8, lr=1e-3, eval_batch_size=8)
+    history = fine_tune(model, tokens, tokens, params, Accelerator(cpu=True))
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    assert history[-1]["val_accuracy"] == 1.0
+
+
+def test_training_is_deterministic_on_cpu():
+    runs = []
+    for _ in range(2):
+        model = tiny_classifier(seed=3)
+        history = fine_tune(model, tiny_tokens(), tiny_tokens(seed=1), PARAMS, Accelerator(cpu=True))
+        runs.append((history[0]["train_loss"], history[0]["val_auc"], predict_logits(model, tiny_tokens(seed=2), 16, torch.device("cpu"))))
+    assert runs[0][:2] == runs[1][:2]
+    assert torch.equal(runs[0][2], runs[1][2])
+
+
+def test_prediction_order_does_not_depend_on_batching():
+    model = tiny_classifier()
+    tokens = tiny_tokens()
+    by_four = predict_logits(model, tokens, 4, torch.device("cpu"))
+    one_by_one = torch.cat([model(**{k: v for k, v in tokens.batch([i]).items() if k != "labels"}) for i in range(24)])
+    torch.testing.assert_close(by_four, one_by_one.detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_saved_classifier_reloads_identically(tmp_path):
+    from transformers import AutoModel, BertTokenizerFast
+
+    model = tiny_classifier()
+    vocabulary = tmp_path / "vocab.txt"
+    vocabulary.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(95)]))
+    save_classifier(model, BertTokenizerFast(vocab_file=str(vocabulary)), tmp_path / "model")
+    reloaded = load_classifier(tmp_path / "model")
+    tokens = tiny_tokens()
+    cpu = torch.device("cpu")
+    torch.testing.assert_close(predict_logits(model, tokens, 8, cpu), predict_logits(reloaded, tokens, 8, cpu))
+    assert AutoModel.from_pretrained(tmp_path / "model" / "encoder").config.hidden_size == 32
