@@ -1,9 +1,11 @@
 """Predict the test tweets with the model refitted on all labeled data.
 
 Reads: models/bert_full, data/tokens/test.npz, data/split/test.parquet, params `predict`, `train.eval_batch_size`.
-Writes: predictions/test.csv (id, text, probability, label), metrics/predict.json, predictions/review_sample.csv
+Writes: predictions/test.csv (id, text, probability, label), metrics/predict.json, predictions/review_sample.csv,
+plots/predict/threshold_sweep.csv (share of test tweets labeled non-complaint per threshold)
 Run:   python -m stages.predict --tokens data/tokens --split data/split --model models/bert_full \
-           --out predictions/test.csv --metrics metrics/predict.json --review predictions/review_sample.csv
+           --out predictions/test.csv --metrics metrics/predict.json --review predictions/review_sample.csv \
+           --sweep plots/predict/threshold_sweep.csv
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import numpy as np
 from complaints import cli
 from complaints.config import load_section
 from complaints.io import DataError, read_parquet, write_json, write_table
+from complaints.metrics import SWEEP_THRESHOLDS
 from complaints.model import load_classifier
-from complaints.prediction import PredictParams, label_predictions, prediction_summary, review_sample
+from complaints.prediction import PredictParams, label_predictions, prediction_summary, review_sample, share_sweep
 from complaints.runtime import configure_torch, inference_device
 from complaints.training import Tokens, TrainParams, non_complaint_probability, predict_logits
 
@@ -27,7 +30,7 @@ logger = logging.getLogger(__name__)
 def main(argv: Sequence[str] | None = None) -> None:
     """Score, threshold and summarize the test tweets."""
     arguments = cli.parser(__doc__)
-    for option in ("--tokens", "--split", "--model", "--out", "--metrics", "--review"):
+    for option in ("--tokens", "--split", "--model", "--out", "--metrics", "--review", "--sweep"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "predict", PredictParams)
@@ -46,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     summary = prediction_summary(predictions, params.threshold)
     write_table(predictions, args.out)
     write_table(review_sample(predictions, params.review_size, params.review_seed), args.review)
+    write_table(share_sweep(probability, SWEEP_THRESHOLDS), args.sweep)
     write_json(summary, args.metrics)
     logger.info("%d of %d test tweets predicted non-complaint at threshold %.2f",
                 summary["non_complaints"], summary["tweets"], params.threshold)

@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for split in SPLITS:
             table = read_parquet(args.split / f"{split}.parquet")
             arrays = encode(tokenizer, table["text"].tolist(), params.max_len)
-            stats[split] = length_stats(arrays.pop("full_length"), params.max_len)
+            stats[f"{split}_tokens"] = length_stats(arrays.pop("full_length"), params.max_len)
             arrays["id"] = table["id"].to_numpy()
             if "label" in table:
                 arrays["labels"] = table["label"].to_numpy()

@@ -23,9 +23,17 @@ def test_project_params_load():
         load_section(ROOT / "params.yaml", section, cls)
 
 
-def test_yaml_exponent_without_dot_is_explained():
+def test_quoted_number_is_rejected_with_a_hint():
     with pytest.raises(ParamsError, match=r"'train\.lr'.*'5e-5'.*5\.0e-5"):
         from_mapping(Example, "train", {"lr": "5e-5"})
+
+
+def test_exponent_without_dot_reads_as_a_float(tmp_path):
+    # PyYAML's YAML 1.1 reads 5e-5 and DVC's `-S train.lr=3e-05` as strings; YAML 1.2 and DVC read floats.
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  lr: 5e-5\n  epochs: 3\n  name: '1e3'\n")
+    loaded = load_section(path, "train", Example)
+    assert loaded.lr == 5e-5 and loaded.epochs == 3 and loaded.name == "1e3"
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,8 @@ def tiny_project(tmp_path_factory):
     """A copy of the project on the tiny mirror, reproduced once."""
     base = tmp_path_factory.mktemp("tinyclone")
     project = copy_project(base)
-    params = tiny_params(base / "mirror", make_tiny_mirror(base / "mirror"))
+    # A relative source, resolved from the main checkout (also from experiments' temporary copies).
+    params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"))
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny params"], project)
     run(["dvc", "repro"], project)
@@ -72,7 +73,7 @@ def stages_run_after(project: Path, path: Path, new_text: str) -> set[str]:
     try:
         output = run(["dvc", "repro"], project).stdout
     finally:
-        run(["git", "checkout", "--", "."], project)
+        run(["git", "checkout", "HEAD", "--", "."], project)
         run(["dvc", "checkout", "--force"], project)
     return set(re.findall(r"Running stage '([\w@-]+)'", output))
 
@@ -110,3 +111,78 @@ def test_a_params_change_reruns_exactly_the_stages_that_read_it(tiny_project, se
 def test_editing_a_module_reruns_only_the_stages_importing_it(tiny_project, module, expected):
     path = tiny_project / "src" / "complaints" / module
     assert stages_run_after(tiny_project, path, path.read_text() + "\n# edited\n") == expected
+
+
+def test_plots_render_every_chart_with_data(tiny_project, tmp_path):
+    run(["dvc", "plots", "show", "--out", str(tmp_path / "plots")], tiny_project)
+    html = (tmp_path / "plots" / "index.html").read_text()
+    for title in ("ROC of both models", "CV AUC vs alpha", "Loss per epoch", "Validation AUC per epoch",
+                  "Threshold sweep", "Confusion matrix, baseline", "Confusion matrix, BERT"):
+        assert title in html
+    for field in ('"fpr"', '"cv_auc"', '"train_loss"', '"val_auc"', '"test_non_complaint_share"', '"predicted"'):
+        assert field in html
+
+
+def exp_table(project: Path) -> list[dict]:
+    """`dvc exp show` as rows of name -> value."""
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], project).stdout)))
+
+
+def test_experiment_runs_in_a_temporary_copy_and_shows_both_aucs(tiny_project):
+    # --temp runs where queued experiments run: a copy under .dvc/tmp; download reruns there (its params change).
+    run(["dvc", "exp", "run", "--temp", "-n", "lr3", "-S", "train.lr=3.0e-5", "-S", "download.timeout_s=30.0"],
+        tiny_project)
+    rows = {row["Experiment"]: row for row in exp_table(tiny_project)}
+    assert "lr3" in rows
+    assert rows["lr3"]["metrics/bert.json:auc"] and rows["lr3"]["metrics/baseline.json:auc"]
+    assert rows["lr3"]["train.lr"] == "3e-05"
+
+
+def test_queued_experiments_run_through_the_queue(tiny_project):
+    import time
+
+    run(["dvc", "exp", "run", "--queue", "-n", "thr7", "-S", "predict.threshold=0.7"], tiny_project)
+    run(["dvc", "queue", "start", "-j", "1"], tiny_project)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], tiny_project).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    run(["dvc", "queue", "stop", "--kill"], tiny_project, check=False)
+    assert "Success" in status, status
+    rows = {row["Experiment"]: row for row in exp_table(tiny_project)}
+    assert rows["thr7"]["predict.threshold"] == "0.7" and rows["thr7"]["threshold"] == "0.7"
+
+
+def test_teammate_pulls_and_reproduces_nothing(tiny_project, tmp_path):
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "--local", "-f", "-d", "team", str(remote)], tiny_project)
+    # One extra run recorded only in the run-cache: the teammate will ask for the same params.
+    params = yaml.safe_load((tiny_project / "params.yaml").read_text())
+    params["predict"]["threshold"] = 0.6
+    (tiny_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro"], tiny_project)
+    run(["dvc", "push", "--run-cache"], tiny_project)
+    run(["git", "checkout", "HEAD", "--", "."], tiny_project)
+    run(["dvc", "checkout", "--force"], tiny_project)
+    run(["dvc", "push"], tiny_project)
+
+    teammate = tmp_path / "teammate"
+    run(["git", "clone", "-q", str(tiny_project), str(teammate)], tmp_path)
+    run(["dvc", "remote", "add", "--local", "-d", "team", str(remote)], teammate)
+    run(["dvc", "pull", "--run-cache"], teammate)
+    assert "Running stage" not in run(["dvc", "repro"], teammate).stdout
+    for output in ("data/raw/test_data.csv", "data/tokens/train.npz", "models/bert/encoder/model.safetensors",
+                   "models/bert_full/classifier.safetensors", "predictions/test.csv", "metrics/bert.json"):
+        assert (teammate / output).exists(), output
+    assert "up to date" in run(["dvc", "status"], teammate).stdout
+
+    # Params someone already ran: `--pull` fetches that run's outputs from the remote instead of running it.
+    (teammate / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    again = run(["dvc", "repro", "--pull"], teammate).stdout
+    assert "Stage 'predict' is cached - skipping run" in again and "Running stage" not in again
+    assert json.loads((teammate / "metrics" / "predict.json").read_text())["threshold"] == 0.6

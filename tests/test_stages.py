@@ -28,14 +28,14 @@ def workdir(tiny_params_file, tmp_path_factory):
                             "--metrics", str(work / "bert.json"), "--plots", str(work / "plots_bert")])
     predict.main(params + ["--tokens", str(work / "tokens"), "--split", str(work / "split"), "--model", str(work / "bert_full"),
                            "--out", str(work / "test.csv"), "--metrics", str(work / "predict.json"),
-                           "--review", str(work / "review.csv")])
+                           "--review", str(work / "review.csv"), "--sweep", str(work / "sweep.csv")])
     return work
 
 
 def test_split_sizes_and_tokens(workdir):
     assert [len(pd.read_parquet(workdir / "split" / f"{s}.parquet")) for s in ("train", "val", "test")] == [72, 8, 30]
     stats = json.loads((workdir / "tokens.json").read_text())
-    assert set(stats) == {"train", "val", "test"} and stats["train"]["truncated"] > 0
+    assert set(stats) == {"train_tokens", "val_tokens", "test_tokens"} and stats["train_tokens"]["truncated"] > 0
 
 
 def test_baseline_and_bert_metrics_share_keys(workdir):
@@ -67,12 +67,19 @@ def test_predict_writes_every_test_id_once(workdir, tiny_params_file):
     assert summary["non_complaints"] == predictions["label"].sum() and summary["tweets"] == 30
     review = pd.read_csv(workdir / "review.csv")
     assert len(review) == min(5, summary["non_complaints"]) and (review["label"] == 1).all()
+    sweep = pd.read_csv(workdir / "sweep.csv").set_index("threshold")["test_non_complaint_share"]
+    assert sweep.is_monotonic_decreasing and sweep.loc[0.9] == summary["non_complaint_share"]
+
+
+def test_validation_threshold_sweep(workdir):
+    sweep = pd.read_csv(workdir / "plots_bert" / "threshold_sweep.csv")
+    assert list(sweep.columns) == ["threshold", "precision", "recall"] and sweep["recall"].is_monotonic_decreasing
 
 
 @pytest.mark.parametrize(
     "section, key, value, message",
     [
-        ("train", "lr", "5e-5", r"train\.lr.*5\.0e-5"),
+        ("train", "lr", "fast", r"train\.lr.*'fast', expected a number"),
         ("train", "lr", 0.0, r"train\.lr.*positive"),
         ("train", "epochs", 0, r"train\.epochs"),
         ("train", "batch_size", 0, r"train\.batch_size"),
@@ -91,7 +98,7 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     stage, extra = {
         "train": (train, ["--tokens", str(workdir / "tokens"), "--train-on", "train", "--model", str(tmp_path / "m"), "--live", str(tmp_path / "l")]),
         "predict": (predict, ["--tokens", str(workdir / "tokens"), "--split", str(workdir / "split"), "--model", str(workdir / "bert_full"),
-                              "--out", str(tmp_path / "t.csv"), "--metrics", str(tmp_path / "p.json"), "--review", str(tmp_path / "r.csv")]),
+                              "--out", str(tmp_path / "t.csv"), "--metrics", str(tmp_path / "p.json"), "--review", str(tmp_path / "r.csv"), "--sweep", str(tmp_path / "s.csv")]),
         "tokenize": (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")]),
         "model": (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")]),
     }[section]

@@ -11,6 +11,24 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 import yaml
 
 T = TypeVar("T")
+
+
+class _Yaml12FloatLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading `5e-5` as a float as YAML 1.2 (and DVC, which writes `3e-05`) does."""
+
+
+_Yaml12FloatLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
 _NUMBER_LIKE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -46,7 +64,7 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
         if isinstance(value, str) and _NUMBER_LIKE.match(value.strip()):
             raise ParamsError(
                 f"params key '{key}': got the string {value!r}, expected a number "
-                f"(PyYAML reads '5e-5' as a string: write 5.0e-5)"
+                f"(a quoted number is a string: write 5.0e-5 unquoted)"
             )
         require(isinstance(value, (int, float)) and not isinstance(value, bool), key, value, "a number")
         return float(value)
@@ -95,7 +113,7 @@ def read_params(path: Path) -> dict:
     """The whole params file as a mapping."""
     try:
         with open(path, encoding="utf-8") as stream:
-            params = yaml.safe_load(stream)
+            params = yaml.load(stream, Loader=_Yaml12FloatLoader)
     except FileNotFoundError:
         raise ParamsError(f"params file {path} not found") from None
     except yaml.YAMLError as error:

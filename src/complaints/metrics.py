@@ -35,6 +35,22 @@ def confusion_rows(labels: np.ndarray, non_complaint_probability: np.ndarray, th
     return pd.DataFrame({"actual": names[labels], "predicted": names[predicted]})
 
 
+SWEEP_THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)
+
+
+def threshold_sweep(labels: np.ndarray, non_complaint_probability: np.ndarray) -> pd.DataFrame:
+    """Validation precision and recall of non-complaint when labeling `probability > threshold`."""
+    rows = []
+    for threshold in SWEEP_THRESHOLDS:
+        predicted = (non_complaint_probability > threshold).astype(int)
+        rows.append({
+            "threshold": float(threshold),
+            "precision": float(precision_score(labels, predicted, zero_division=0)),
+            "recall": float(recall_score(labels, predicted, zero_division=0)),
+        })
+    return pd.DataFrame(rows)
+
+
 def write_evaluation(
     validation: pd.DataFrame, non_complaint_probability: np.ndarray, extra: dict, metrics_path: Path, plots_dir: Path
 ) -> dict:
@@ -44,6 +60,7 @@ def write_evaluation(
     with atomic_dir(plots_dir) as staging:
         write_table(roc_points(labels, non_complaint_probability), staging / "roc.csv")
         write_table(confusion_rows(labels, non_complaint_probability), staging / "confusion.csv")
+        write_table(threshold_sweep(labels, non_complaint_probability), staging / "threshold_sweep.csv")
         write_table(
             validation[["id", "label"]].assign(probability=non_complaint_probability), staging / "val_probabilities.csv"
         )

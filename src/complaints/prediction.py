@@ -36,6 +36,14 @@ def prediction_summary(predictions: pd.DataFrame, threshold: float) -> dict:
             "tweets": len(predictions)}
 
 
+def share_sweep(non_complaint_probability: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
+    """Share of test tweets labeled non-complaint at each threshold."""
+    return pd.DataFrame({
+        "threshold": thresholds.astype(float),
+        "test_non_complaint_share": [float((non_complaint_probability > t).mean()) for t in thresholds],
+    })
+
+
 def review_sample(predictions: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
     """A seeded sample of tweets predicted non-complaint, for a human to read."""
     flagged = predictions[predictions["label"] == 1]
