@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup pipeline test
+.PHONY: setup pipeline test check-plots
 
 setup: $(VENV)/.installed
 
@@ -20,3 +20,11 @@ pipeline: setup
 
 test: setup
 	pytest
+
+# Render `dvc plots show` and look at it in headless Chromium (Debian: apt-get install chromium).
+check-plots: setup
+	dvc plots show --out dvc_plots
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+	  --no-first-run --user-data-dir=$$(mktemp -d) --window-size=1400,4200 --virtual-time-budget=10000 \
+	  --screenshot=dvc_plots/screenshot.png dvc_plots/index.html
+	@echo "screenshot: dvc_plots/screenshot.png"

@@ -1,6 +1,6 @@
 """Evaluate the fine-tuned model on the validation split, with the baseline's metric keys.
 
-Reads: models/bert, data/tokens/val.npz, params `train.eval_batch_size`.
+Reads: models/bert, data/tokens/val.safetensors, params `train.eval_batch_size`.
 Writes: metrics/bert.json (auc, accuracy, precision, recall, f1), plots/bert/{roc,confusion,val_probabilities}.csv
 Run:   python -m stages.evaluate --tokens data/tokens --model models/bert --metrics metrics/bert.json --plots plots/bert
 """
@@ -33,11 +33,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     configure_torch(params.seed)
     device = inference_device()
-    validation = Tokens.load(args.tokens / "val.npz")
+    validation = Tokens.load(args.tokens / "val.safetensors")
     model = load_classifier(args.model).to(device)
     probability = non_complaint_probability(predict_logits(model, validation, params.eval_batch_size, device))
-    training = read_json(args.model / "training.json")
-    extra = {"epochs": len(training["history"]), "train_seconds": round(sum(row["seconds"] for row in training["history"]), 1)}
+    extra = {"epochs": len(read_json(args.model / "training.json")["history"])}
     table = pd.DataFrame({"id": validation.ids, "label": validation.labels})
     metrics = write_evaluation(table, probability, extra, args.metrics, args.plots)
     logger.info("validation AUC %.4f, accuracy %.2f%%", metrics["auc"], 100 * metrics["accuracy"])

@@ -1,6 +1,7 @@
 """Predict the test tweets with the model refitted on all labeled data.
 
-Reads: models/bert_full, data/tokens/test.npz, data/split/test.parquet, params `predict`, `train.eval_batch_size`.
+Reads: models/bert_full, data/tokens/test.safetensors, data/split/test.parquet, params `predict`, `train.eval_batch_size`.
+`predict.int8` runs the model as dynamic int8 on the CPU (faster, but see the README's benchmark before using it).
 Writes: predictions/test.csv (id, text, probability, label), metrics/predict.json, predictions/review_sample.csv,
 plots/predict/threshold_sweep.csv (share of test tweets labeled non-complaint per threshold)
 Run:   python -m stages.predict --tokens data/tokens --split data/split --model models/bert_full \
@@ -19,7 +20,7 @@ from complaints import cli
 from complaints.config import load_section
 from complaints.io import DataError, read_parquet, write_json, write_table
 from complaints.metrics import SWEEP_THRESHOLDS
-from complaints.model import load_classifier
+from complaints.model import load_classifier, quantized_int8
 from complaints.prediction import PredictParams, label_predictions, prediction_summary, review_sample, share_sweep
 from complaints.runtime import configure_torch, inference_device
 from complaints.training import Tokens, TrainParams, non_complaint_probability, predict_logits
@@ -38,11 +39,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     configure_torch(0)
     device = inference_device()
-    tokens = Tokens.load(args.tokens / "test.npz")
+    tokens = Tokens.load(args.tokens / "test.safetensors")
     test = read_parquet(args.split / "test.parquet")
     if not np.array_equal(tokens.ids, test["id"].to_numpy()):
-        raise DataError(f"{args.tokens / 'test.npz'} and {args.split / 'test.parquet'} list different ids: rerun tokenize")
+        raise DataError(f"{args.tokens / 'test.safetensors'} and {args.split / 'test.parquet'} list different ids: rerun tokenize")
     model = load_classifier(args.model).to(device)
+    if params.int8 and device.type == "cpu":
+        model = quantized_int8(model)
     probability = non_complaint_probability(predict_logits(model, tokens, batch_size, device))
 
     predictions = label_predictions(test, probability, params.threshold)

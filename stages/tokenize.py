@@ -1,7 +1,7 @@
 """Tokenize train, validation and test tweets with the model's fast tokenizer (the tutorial's MAX_LEN).
 
 Reads: data/split/{train,val,test}.parquet, params `model`, `tokenize`.
-Writes: data/tokens/{train,val,test}.npz (id, input_ids, attention_mask[, labels]), data/tokens/model.json,
+Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json,
 metrics/tokens.json (token-length statistics per split)
 Run:   python -m stages.tokenize --split data/split --out data/tokens --stats metrics/tokens.json
 """
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             arrays["id"] = table["id"].to_numpy()
             if "label" in table:
                 arrays["labels"] = table["label"].to_numpy()
-            write_arrays(arrays, staging / f"{split}.npz")
+            write_arrays(arrays, staging / f"{split}.safetensors")
         write_json({**record, "max_len": params.max_len}, staging / "model.json")
     write_json(stats, args.stats)
 

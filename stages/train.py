@@ -1,6 +1,6 @@
 """Fine-tune the encoder + head with the tutorial's recipe; validate after each epoch when asked.
 
-Reads: data/tokens/{split}.npz and model.json, params `train`.
+Reads: data/tokens/{split}.safetensors and model.json, params `train`.
 Writes: the model folder (encoder/ via save_pretrained with its tokenizer, classifier.safetensors, training.json),
 dvclive logs (per-epoch train loss and validation loss, accuracy, AUC)
 Run:   python -m stages.train --tokens data/tokens --train-on train --validate-on val --model models/bert --live dvclive/train
@@ -22,14 +22,14 @@ from complaints.encoding import load_tokenizer
 from complaints.io import atomic_dir, read_json, write_json
 from complaints.model import pretrained_classifier, save_classifier
 from complaints.runtime import configure_torch, mixed_precision
-from complaints.training import Tokens, TrainParams, epoch_table, fine_tune
+from complaints.training import Tokens, TrainParams, epoch_table, fine_tune, without_timings
 
 logger = logging.getLogger(__name__)
 
 
 def log_epoch(live: Live, row: dict) -> None:
-    """One dvclive step per epoch."""
-    for name, value in row.items():
+    """One dvclive step per epoch (no wall times: outputs stay byte-identical run after run)."""
+    for name, value in without_timings([row])[0].items():
         if name != "epoch":
             live.log_metric(name, value)
     live.next_step()
@@ -48,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     configure_torch(params.seed)
     record = read_json(args.tokens / "model.json")
-    train = Tokens.concat([Tokens.load(args.tokens / f"{split}.npz") for split in args.train_on])
-    validation = Tokens.load(args.tokens / f"{args.validate_on}.npz") if args.validate_on else None
+    train = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in args.train_on])
+    validation = Tokens.load(args.tokens / f"{args.validate_on}.safetensors") if args.validate_on else None
     accelerator = Accelerator(mixed_precision=mixed_precision())
     model = pretrained_classifier(record["path"], params.head_hidden, params.freeze_bert)
 
@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     with atomic_dir(args.model) as staging:
         save_classifier(accelerator.unwrap_model(model), load_tokenizer(record["path"]), staging)
-        write_json({"model": record, "train": asdict(params), "train_on": args.train_on, "history": history},
+        write_json({"model": record, "train": asdict(params), "train_on": args.train_on,
+                    "history": without_timings(history)},
                    staging / "training.json")
 
 

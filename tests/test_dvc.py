@@ -176,7 +176,7 @@ def test_teammate_pulls_and_reproduces_nothing(tiny_project, tmp_path):
     run(["dvc", "remote", "add", "--local", "-d", "team", str(remote)], teammate)
     run(["dvc", "pull", "--run-cache"], teammate)
     assert "Running stage" not in run(["dvc", "repro"], teammate).stdout
-    for output in ("data/raw/test_data.csv", "data/tokens/train.npz", "models/bert/encoder/model.safetensors",
+    for output in ("data/raw/test_data.csv", "data/tokens/train.safetensors", "models/bert/encoder/model.safetensors",
                    "models/bert_full/classifier.safetensors", "predictions/test.csv", "metrics/bert.json"):
         assert (teammate / output).exists(), output
     assert "up to date" in run(["dvc", "status"], teammate).stdout

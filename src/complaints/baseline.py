@@ -75,7 +75,8 @@ class InProcessMemory:
 def build_pipeline(stopwords: frozenset[str], ngram_range: tuple[int, int], alpha: float) -> Pipeline:
     """Cleaning -> TF-IDF (binary, unsmoothed idf, as the tutorial) -> MultinomialNB, fitted on raw tweets."""
     return Pipeline([
-        ("clean", FunctionTransformer(partial(clean_all_for_bag_of_words, stopwords=stopwords))),
+        # Sorted: a frozenset's order (and so the pickle's bytes) changes with Python's hash seed.
+        ("clean", FunctionTransformer(partial(clean_all_for_bag_of_words, stopwords=tuple(sorted(stopwords))))),
         ("tfidf", TfidfVectorizer(ngram_range=ngram_range, binary=True, smooth_idf=False)),
         ("nb", MultinomialNB(alpha=alpha)),
     ])

@@ -76,17 +76,17 @@ def encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_len: int) -
 
     A tweet that is empty after cleaning (only @mentions) is encoded as [CLS] [SEP].
     """
-    cleaned = [clean_for_bert(text) for text in texts]
-    encoded = tokenizer(
-        cleaned, padding="max_length", truncation=True, max_length=max_len, return_attention_mask=True,
-        return_token_type_ids=False, return_tensors="np",
-    )
-    full_lengths = np.array([len(ids) for ids in tokenizer(cleaned, add_special_tokens=True)["input_ids"]])
-    return {
-        "input_ids": encoded["input_ids"].astype(np.int32),
-        "attention_mask": encoded["attention_mask"].astype(np.int8),
-        "full_length": full_lengths.astype(np.int32),
-    }
+    # One untruncated batched call gives the full lengths too; truncating a single sequence keeps [SEP] last.
+    encoded = tokenizer([clean_for_bert(text) for text in texts], return_attention_mask=False,
+                        return_token_type_ids=False)["input_ids"]
+    input_ids = np.full((len(encoded), max_len), tokenizer.pad_token_id, dtype=np.int32)
+    full_length = np.fromiter((len(ids) for ids in encoded), dtype=np.int32, count=len(encoded))
+    for row, ids in enumerate(encoded):
+        if len(ids) > max_len:
+            ids = ids[:max_len - 1] + ids[-1:]
+        input_ids[row, :len(ids)] = ids
+    attention_mask = (np.arange(max_len) < np.minimum(full_length, max_len)[:, None]).astype(np.int8)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "full_length": full_length}
 
 
 def length_stats(full_length: np.ndarray, max_len: int) -> dict:

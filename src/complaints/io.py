@@ -12,10 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from safetensors.numpy import load_file, save_file
 
 
 class DataError(ValueError):
     """An input file breaks a rule: names the file, the row or id, and the rule."""
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete what a killed writer of `path` left behind (DVC's repository lock rules out a live one)."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -23,6 +30,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -38,6 +46,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; it replaces `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp_path = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp_path
@@ -80,15 +89,14 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def write_arrays(arrays: Mapping[str, np.ndarray], path: Path) -> None:
-    """Write named arrays as an uncompressed npz (no pickled objects)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
-        np.savez(stream, **arrays)
+    """Write named arrays as safetensors: no pickle, and the same bytes for the same arrays (npz stores times)."""
+    with atomic_path(path) as tmp:
+        save_file({name: np.ascontiguousarray(array) for name, array in arrays.items()}, tmp)
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Read an npz written by `write_arrays`, refusing pickled objects."""
-    with np.load(path, allow_pickle=False) as arrays:
-        return {name: arrays[name] for name in arrays.files}
+    """Read arrays written by `write_arrays`."""
+    return load_file(path)
 
 
 def read_csv_strict(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:

@@ -41,6 +41,13 @@ def pretrained_classifier(location: str, head_hidden: int, freeze_encoder: bool)
     return ComplaintClassifier(encoder, head_hidden, freeze_encoder)
 
 
+def quantized_int8(model: ComplaintClassifier) -> nn.Module:
+    """Dynamic int8 copy for CPU inference: Linear weights per-channel int8, activations quantized on the fly."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
 def save_classifier(model: ComplaintClassifier, tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
     """Encoder and tokenizer via `save_pretrained` (loadable by any transformers user), head as safetensors."""
     model.encoder.save_pretrained(folder / ENCODER_DIR, safe_serialization=True)

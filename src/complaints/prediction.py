@@ -16,6 +16,7 @@ class PredictParams:
     threshold: float = 0.9
     review_size: int = 20
     review_seed: int = 42
+    int8: bool = False
 
     def __post_init__(self) -> None:
         require(0 < self.threshold < 1, "predict.threshold", self.threshold, "a number strictly between 0 and 1")

@@ -1,6 +1,7 @@
 """The tutorial's two text cleanings: bag-of-words for TF-IDF, and the light one for BERT."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable
@@ -52,6 +53,18 @@ def clean_for_bert(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def clean_all_for_bag_of_words(texts: Iterable[str], stopwords: frozenset[str]) -> list[str]:
+@functools.lru_cache(maxsize=1 << 16)
+def _clean_for_bag_of_words_cached(text: str, stopwords: tuple[str, ...]) -> str:
+    """`clean_for_bag_of_words`, remembered: cross-validation cleans each fold's tweets once per alpha."""
+    return clean_for_bag_of_words(text, _as_set(stopwords))
+
+
+@functools.lru_cache(maxsize=8)
+def _as_set(stopwords: tuple[str, ...]) -> frozenset[str]:
+    """A stopword tuple as a set, built once."""
+    return frozenset(stopwords)
+
+
+def clean_all_for_bag_of_words(texts: Iterable[str], stopwords: tuple[str, ...]) -> list[str]:
     """`clean_for_bag_of_words` over many texts (a scikit-learn FunctionTransformer step)."""
-    return [clean_for_bag_of_words(text, stopwords) for text in texts]
+    return [_clean_for_bag_of_words_cached(text, stopwords) for text in texts]

@@ -65,7 +65,7 @@ class Tokens:
 
     @classmethod
     def load(cls, path: Path) -> Tokens:
-        """Read a tokenize-stage npz; labels must be 0 or 1."""
+        """Read a tokenize-stage file; labels must be 0 or 1."""
         arrays = read_arrays(path)
         labels = arrays.get("labels")
         if labels is not None and not np.isin(labels, (0, 1)).all():
@@ -207,6 +207,11 @@ def fine_tune(
         history.append(row)
         on_epoch(row)
     return history
+
+
+def without_timings(history: list[dict]) -> list[dict]:
+    """The history minus wall times, so outputs are the same bytes run after run."""
+    return [{name: value for name, value in row.items() if name != "seconds"} for row in history]
 
 
 def epoch_table(history: list[dict]) -> str:
