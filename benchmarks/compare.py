@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -183,14 +185,12 @@ def main(argv: list[str] | None = None) -> None:
         command = [sys.executable, "-m", "benchmarks.compare", "--side", name] + (["--short"] if args.short else [])
         output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
         figures[name] = json.loads(output.strip().splitlines()[-1])
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         stages = stage_timings(Path(scratch))
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "short" if args.short else "full",
-        "machine": {"cpu": cpu_model(), "cores": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
         "reference": figures["reference"],
         "ours": figures["ours"],
         "ratio": {key: figures["ours"][key] / figures["reference"][key] for key in figures["reference"]

@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_section(args.params, "predict", PredictParams)
     batch_size = load_section(args.params, "train", TrainParams).eval_batch_size
 
-    configure_torch(0)
+    configure_torch(params.review_seed)
     device = inference_device()
     tokens = Tokens.load(args.tokens / "test.safetensors")
     test = read_parquet(args.split / "test.parquet")

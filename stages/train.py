@@ -8,6 +8,7 @@ Run:   python -m stages.train --tokens data/tokens --train-on train --validate-o
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -18,7 +19,7 @@ from dvclive import Live
 
 from complaints import cli
 from complaints.config import load_section
-from complaints.encoding import load_tokenizer
+from complaints.encoding import load_tokenizer, resolve_model
 from complaints.io import atomic_dir, read_json, write_json
 from complaints.model import pretrained_classifier, save_classifier
 from complaints.runtime import configure_torch, mixed_precision
@@ -47,19 +48,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_section(args.params, "train", TrainParams)
 
     configure_torch(params.seed)
-    record = read_json(args.tokens / "model.json")
+    # Resolve the model by name on this machine: the recorded path may be another machine's (a pulled cache).
+    location = resolve_model(read_json(args.tokens / "model.json")["name"])
     train = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in args.train_on])
     validation = Tokens.load(args.tokens / f"{args.validate_on}.safetensors") if args.validate_on else None
     accelerator = Accelerator(mixed_precision=mixed_precision())
-    model = pretrained_classifier(record["path"], params.head_hidden, params.freeze_bert)
+    model = pretrained_classifier(location, params.head_hidden, params.freeze_bert)
 
-    with Live(str(args.live), save_dvc_exp=False, dvcyaml=None) as live:
-        history = fine_tune(model, train, validation, params, accelerator, on_epoch=lambda row: log_epoch(live, row))
+    # Under `accelerate launch` (several processes), only the main process logs and saves.
+    main_process = accelerator.is_main_process
+    with Live(str(args.live), save_dvc_exp=False, dvcyaml=None) if main_process else contextlib.nullcontext() as live:
+        history = fine_tune(model, train, validation, params, accelerator,
+                            on_epoch=lambda row: main_process and log_epoch(live, row))
+    accelerator.wait_for_everyone()
+    if not main_process:
+        return
     logger.info("trained on %s\n%s", "+".join(args.train_on), epoch_table(history))
-
     with atomic_dir(args.model) as staging:
-        save_classifier(accelerator.unwrap_model(model), load_tokenizer(record["path"]), staging)
-        write_json({"model": record, "train": asdict(params), "train_on": args.train_on,
+        save_classifier(accelerator.unwrap_model(model), load_tokenizer(location), staging)
+        write_json({"model": read_json(args.tokens / "model.json"), "train": asdict(params), "train_on": args.train_on,
                     "history": without_timings(history)},
                    staging / "training.json")
 

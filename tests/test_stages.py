@@ -105,3 +105,17 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     with pytest.raises(ParamsError, match=message):
         stage.main(["--params", str(path)] + extra)
     assert not any(tmp_path.glob("[mltsr]*")), "a rejected run leaves no output"
+
+
+def test_predict_with_int8_inference(workdir, tiny_params_file, tmp_path):
+    params = yaml.safe_load(tiny_params_file.read_text())
+    params["predict"]["int8"] = True
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    predict.main(["--params", str(path), "--tokens", str(workdir / "tokens"), "--split", str(workdir / "split"),
+                  "--model", str(workdir / "bert_full"), "--out", str(tmp_path / "test.csv"), "--metrics",
+                  str(tmp_path / "predict.json"), "--review", str(tmp_path / "review.csv"), "--sweep", str(tmp_path / "s.csv")])
+    fp32 = pd.read_csv(workdir / "test.csv")
+    int8 = pd.read_csv(tmp_path / "test.csv")
+    assert int8["id"].tolist() == fp32["id"].tolist()
+    assert (int8["probability"] - fp32["probability"]).abs().max() < 0.5

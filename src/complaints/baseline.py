@@ -111,4 +111,6 @@ def fit_baseline(
     best_alpha = float(cv_auc.loc[cv_auc["cv_auc"].idxmax(), "alpha"])
     alpha = best_alpha if params.alpha is None else params.alpha
     pipeline.set_params(nb__alpha=alpha).fit(texts, labels)
+    # sklearn memoizes id(stop_words), a memory address, on the fitted vectorizer: drop it so the pickle repeats.
+    vars(pipeline.named_steps["tfidf"]).pop("_stop_words_id", None)
     return pipeline, cv_auc, best_alpha

@@ -21,7 +21,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
     """Run a stage's main; an expected error exits 1 with one clear line, not a traceback."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         main(argv)
     except EXPECTED_ERRORS as error:

@@ -5,15 +5,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score, roc_curve,
+)
 
 from complaints.io import atomic_dir, write_json, write_table
 
 
 def classification_metrics(labels: np.ndarray, non_complaint_probability: np.ndarray, threshold: float = 0.5) -> dict:
-    """AUC, and accuracy/precision/recall/F1 of non-complaint (label 1) at `probability >= threshold`."""
+    """AUC; accuracy, precision, recall, F1 of non-complaint (label 1) and confusion counts at `probability >= threshold`."""
     predicted = (non_complaint_probability >= threshold).astype(int)
+    (tn, fp), (fn, tp) = confusion_matrix(labels, predicted, labels=[0, 1]).tolist()
     return {
+        "tn": tn, "fp": fp, "fn": fn, "tp": tp,
         "auc": float(roc_auc_score(labels, non_complaint_probability)),
         "accuracy": float(accuracy_score(labels, predicted)),
         "precision": float(precision_score(labels, predicted, zero_division=0)),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -79,7 +80,7 @@ class Tokens:
         return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in
                      ("ids", "input_ids", "attention_mask", "labels")))
 
-    @property
+    @functools.cached_property
     def lengths(self) -> np.ndarray:
         """Tokens per tweet, special tokens included."""
         return self.attention_mask.sum(axis=1)

@@ -1,0 +1,188 @@
+"""Fault injection through the real stage code and the real `dvc`: bad input, kills, concurrent runs, determinism."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from complaints.io import write_arrays
+from conftest import BIN, ROOT, copy_project, make_tiny_mirror, run, tiny_params
+
+
+def header_and_rows(path: Path) -> tuple[list[str], str]:
+    """The header's columns and the text of a CSV."""
+    text = path.read_text(encoding="utf-8")
+    return text.splitlines()[0].split(","), text
+
+
+def row(columns: list[str], tweet_id: str, tweet: str) -> str:
+    """A CSV line with `tweet_id` first, the tweet last, filler between."""
+    return ",".join([tweet_id] + ["x"] * (len(columns) - 2) + [tweet]) + "\n"
+
+
+CORRUPTIONS = {
+    "renamed column": lambda columns, text: text.replace("tweet", "tweet_text", 1),
+    "header only": lambda columns, text: text.splitlines(keepends=True)[0],
+    "empty file": lambda columns, text: "",
+    "ragged row": lambda columns, text: text + "999,short\n",
+    "duplicate id": lambda columns, text: text + row(columns, text.splitlines()[1].split(",")[0], "again"),
+    "empty tweet": lambda columns, text: text + row(columns, "998", '""'),
+    "missing tweet": lambda columns, text: text + row(columns, "997", ""),
+}
+
+
+@pytest.mark.parametrize("name", ["complaint1700.csv", "noncomplaint1700.csv", "test_data.csv"])
+@pytest.mark.parametrize("corruption", [*CORRUPTIONS, "not utf-8"])
+def test_split_rejects_bad_input_with_one_message_and_no_output(raw_dir, tmp_path, name, corruption):
+    path = raw_dir / name
+    columns, text = header_and_rows(path)
+    if corruption == "not utf-8":
+        path.write_bytes(text.encode() + b"996,caf\xe9,x,x,\xff\n")
+    else:
+        path.write_text(CORRUPTIONS[corruption](columns, text), encoding="utf-8")
+    out, duplicates = tmp_path / "split", tmp_path / "duplicates.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.split", "--raw", str(raw_dir), "--out", str(out), "--duplicates", str(duplicates)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and str(path) in errors[0] and "Traceback" not in result.stderr
+    assert not out.exists() and not duplicates.exists() and not list(tmp_path.glob(".split.*"))
+
+
+def test_unusual_but_valid_csv_passes_the_split_stage(raw_dir, tmp_path):
+    path = raw_dir / "complaint1700.csv"
+    text = path.read_text(encoding="utf-8") + '500,United,"a quoted tweet, with a comma\nand a newline"\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    subprocess.run([sys.executable, "-m", "stages.split", "--raw", str(raw_dir), "--out", str(tmp_path / "split"),
+                    "--duplicates", str(tmp_path / "d.json")], cwd=ROOT, check=True, capture_output=True)
+    import pandas as pd
+
+    tables = pd.concat(pd.read_parquet(tmp_path / "split" / f"{s}.parquet") for s in ("train", "val"))
+    assert "a quoted tweet, with a comma\r\nand a newline" in tables["text"].tolist() or \
+        "a quoted tweet, with a comma\nand a newline" in tables["text"].tolist()
+
+
+def test_label_outside_0_1_is_rejected_by_training(tmp_path):
+    tokens = tmp_path / "tokens"
+    ids = np.arange(4)
+    arrays = {"id": ids, "input_ids": np.full((4, 8), 101, dtype=np.int32),
+              "attention_mask": np.ones((4, 8), dtype=np.int8), "labels": np.array([0, 1, 2, 0])}
+    write_arrays(arrays, tokens / "train.safetensors")
+    (tokens / "model.json").write_text(json.dumps({"path": "unused"}))
+    result = subprocess.run([sys.executable, "-m", "stages.train", "--tokens", str(tokens), "--train-on", "train",
+                             "--model", str(tmp_path / "model"), "--live", str(tmp_path / "live")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "train.safetensors: label 2 for id 2, expected 0 or 1" in result.stderr
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A reproduced copy of the project on tiny data, with 3 epochs so a kill lands mid-training."""
+    base = tmp_path_factory.mktemp("faults")
+    project = copy_project(base)
+    params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror", labeled=60))
+    params["train"]["epochs"] = 3
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "reproduced"], project)
+    return project
+
+
+def start(command: list[str], project: Path) -> subprocess.Popen:
+    """Start a command in its own process group, with this virtualenv first on PATH."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("DVC_ROOT", None)
+    return subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Block until `path` exists (the stage is under way)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(project):
+    lock = (project / "dvc.lock").read_bytes()
+    seed = random.randrange(1 << 30)
+    process = start(["dvc", "repro", "--force", "--single-item", "train"], project)
+    wait_for(project / "dvclive" / "train", process)
+    time.sleep(random.Random(seed).uniform(0.5, 4.0))
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert (project / "dvc.lock").read_bytes() == lock, f"kill seed {seed}"
+    assert not (project / "models" / "bert").exists(), "a killed run left a model"
+
+    run(["dvc", "repro"], project)  # completes (the killed run's stale lock is no obstacle), restoring from the cache
+    assert (project / "dvc.lock").read_bytes() == lock and (project / "models" / "bert" / "classifier.safetensors").exists()
+    retrained = run(["dvc", "repro", "--force", "--single-item", "train"], project).stdout
+    assert "Running stage 'train'" in retrained
+    assert (project / "dvc.lock").read_bytes() == lock, "a retrained model differs from the uninterrupted run's"
+    assert not [p.name for p in (project / "models").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_second_repro_fails_fast_on_dvcs_lock_and_corrupts_nothing(project):
+    lock = (project / "dvc.lock").read_bytes()
+    process = start(["dvc", "repro", "--force", "--single-item", "train"], project)
+    wait_for(project / "dvclive" / "train", process)
+    started = time.monotonic()
+    second = run(["dvc", "repro"], project, check=False)
+    elapsed = time.monotonic() - started
+    assert process.wait(timeout=300) == 0, process.stdout.read().decode()
+    assert second.returncode != 0 and "lock" in (second.stdout + second.stderr).lower() and elapsed < 30
+    assert (project / "dvc.lock").read_bytes() == lock
+    assert "up to date" in run(["dvc", "status"], project).stdout
+
+
+def test_two_clean_runs_give_identical_lock_hashes(project):
+    lock = (project / "dvc.lock").read_bytes()
+    for folder in ("data", "models", "predictions", "plots", "dvclive", "reports"):
+        shutil.rmtree(project / folder, ignore_errors=True)
+    run(["dvc", "repro", "--force", "--no-run-cache"], project)
+    assert (project / "dvc.lock").read_bytes() == lock
+
+
+def test_outputs_deleted_by_hand_come_back_without_retraining(project):
+    shutil.rmtree(project / "models" / "bert")
+    (project / "predictions" / "test.csv").unlink()
+    output = run(["dvc", "repro"], project).stdout
+    assert "Running stage" not in output
+    assert (project / "models" / "bert" / "classifier.safetensors").exists() and (project / "predictions" / "test.csv").exists()
+    shutil.rmtree(project / "models" / "bert_full")
+    run(["dvc", "checkout"], project)
+    assert "up to date" in run(["dvc", "status"], project).stdout
+
+
+def test_a_corrupted_cache_file_is_detected_and_repaired(project, tmp_path):
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    entry = next(out for out in lock["stages"]["predict"]["outs"] if out["path"] == "predictions/test.csv")
+    cached = project / ".dvc" / "cache" / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]
+    cached.chmod(0o644)
+    cached.write_text("id,text,probability,label\n1,tampered,0.99,1\n")
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "--local", "-f", "-d", "check", str(remote)], project)
+    # `dvc push` re-hashes every object it sends: the corrupted one is named, dropped and never uploaded.
+    pushed = run(["dvc", "push"], project)
+    assert entry["md5"] in pushed.stderr + pushed.stdout
+    assert not cached.exists() and not list(remote.rglob(entry["md5"][2:]))
+    assert "not in cache" in run(["dvc", "status"], project).stdout
+    # The intact workspace file puts the right bytes back.
+    run(["dvc", "commit", "--force", "predict"], project)
+    assert cached.read_bytes() == (project / "predictions" / "test.csv").read_bytes()
+    assert "up to date" in run(["dvc", "status"], project).stdout
