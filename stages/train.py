@@ -48,10 +48,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_section(args.params, "train", TrainParams)
 
     configure_torch(params.seed)
-    # Resolve the model by name on this machine: the recorded path may be another machine's (a pulled cache).
-    location = resolve_model(read_json(args.tokens / "model.json")["name"])
     train = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in args.train_on])
     validation = Tokens.load(args.tokens / f"{args.validate_on}.safetensors") if args.validate_on else None
+    # Resolve the model by name on this machine: the recorded path may be another machine's (a pulled cache).
+    location = resolve_model(read_json(args.tokens / "model.json")["name"])
     accelerator = Accelerator(mixed_precision=mixed_precision())
     model = pretrained_classifier(location, params.head_hidden, params.freeze_bert)
 

@@ -78,7 +78,7 @@ def test_label_outside_0_1_is_rejected_by_training(tmp_path):
     arrays = {"id": ids, "input_ids": np.full((4, 8), 101, dtype=np.int32),
               "attention_mask": np.ones((4, 8), dtype=np.int8), "labels": np.array([0, 1, 2, 0])}
     write_arrays(arrays, tokens / "train.safetensors")
-    (tokens / "model.json").write_text(json.dumps({"path": "unused"}))
+    (tokens / "model.json").write_text(json.dumps({"name": "embedded"}))
     result = subprocess.run([sys.executable, "-m", "stages.train", "--tokens", str(tokens), "--train-on", "train",
                              "--model", str(tmp_path / "model"), "--live", str(tmp_path / "live")],
                             cwd=ROOT, capture_output=True, text=True)
