@@ -89,11 +89,11 @@ def test_label_outside_0_1_is_rejected_by_training(tmp_path):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A reproduced copy of the project on tiny data, with 3 epochs so a kill lands mid-training."""
+    """A reproduced copy of the project on tiny data, with 6 epochs so a kill lands mid-training."""
     base = tmp_path_factory.mktemp("faults")
     project = copy_project(base)
     params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror", labeled=60))
-    params["train"]["epochs"] = 3
+    params["train"]["epochs"] = 6
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["dvc", "repro"], project)
     run(["git", "add", "-A"], project)
@@ -109,21 +109,28 @@ def start(command: list[str], project: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Block until `path` exists (the stage is under way)."""
+def wait_until(condition, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Block until `condition()` holds while `process` still runs."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not condition():
         assert process.poll() is None, process.stdout.read().decode()
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, "the stage never got under way"
+        time.sleep(0.02)
+
+
+def wait_for_training(project: Path, process: subprocess.Popen) -> None:
+    """Block until DVC has removed the train stage's old outputs (it holds the lock) and training has begun."""
+    wait_until(lambda: not (project / "models" / "bert").exists(), process)
+    wait_until(lambda: (project / "dvclive" / "train").exists(), process)
 
 
 def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(project):
     lock = (project / "dvc.lock").read_bytes()
     seed = random.randrange(1 << 30)
     process = start(["dvc", "repro", "--force", "--single-item", "train"], project)
-    wait_for(project / "dvclive" / "train", process)
-    time.sleep(random.Random(seed).uniform(0.5, 4.0))
+    wait_for_training(project, process)
+    time.sleep(random.Random(seed).uniform(0.2, 2.0))
+    assert process.poll() is None, "training ended before the kill"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert (project / "dvc.lock").read_bytes() == lock, f"kill seed {seed}"
@@ -140,7 +147,7 @@ def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(project)
 def test_a_second_repro_fails_fast_on_dvcs_lock_and_corrupts_nothing(project):
     lock = (project / "dvc.lock").read_bytes()
     process = start(["dvc", "repro", "--force", "--single-item", "train"], project)
-    wait_for(project / "dvclive" / "train", process)
+    wait_for_training(project, process)
     started = time.monotonic()
     second = run(["dvc", "repro"], project, check=False)
     elapsed = time.monotonic() - started
