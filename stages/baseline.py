@@ -2,9 +2,10 @@
 
 Reads: data/split/{train,val}.parquet, params `baseline`.
 Writes: models/baseline.joblib, metrics/baseline.json, plots/baseline/{roc,confusion,val_probabilities}.csv,
-plots/baseline_cv/cv_auc.csv
+plots/baseline_cv/cv_auc.csv, data/baseline_oof.csv (out-of-fold probabilities of the training tweets, for stacking)
 Run:   python -m stages.baseline --split data/split --model models/baseline.joblib \
-           --metrics metrics/baseline.json --plots plots/baseline --cv-plot plots/baseline_cv/cv_auc.csv
+           --metrics metrics/baseline.json --plots plots/baseline --cv-plot plots/baseline_cv/cv_auc.csv \
+           --oof data/baseline_oof.csv
 """
 from __future__ import annotations
 
@@ -27,20 +28,22 @@ logger = logging.getLogger(__name__)
 def main(argv: Sequence[str] | None = None) -> None:
     """Tune, fit, evaluate and save the baseline."""
     arguments = cli.parser(__doc__)
-    for option in ("--split", "--model", "--metrics", "--plots", "--cv-plot"):
+    for option in ("--split", "--model", "--metrics", "--plots", "--cv-plot", "--oof"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "baseline", BaselineParams)
 
     train, val = read_parquet(args.split / "train.parquet"), read_parquet(args.split / "val.parquet")
     stopwords = english_stopwords(resolve_path(params.nltk_data, project_root()))
-    pipeline, cv_auc, best_alpha = fit_baseline(train["text"].tolist(), train["label"].to_numpy(), stopwords, params)
+    fitted = fit_baseline(train["text"].tolist(), train["label"].to_numpy(), stopwords, params)
+    pipeline, cv_auc, best_alpha = fitted.pipeline, fitted.cv_auc, fitted.best_alpha
     alpha = pipeline.get_params()["nb__alpha"]
     logger.info("CV-best alpha %.1f (CV AUC %.4f); fitted with alpha %.1f", best_alpha, cv_auc["cv_auc"].max(), alpha)
 
     with atomic_path(args.model) as tmp:
         joblib.dump(pipeline, tmp)
     write_table(cv_auc, args.cv_plot)
+    write_table(train[["id", "label"]].assign(probability=fitted.out_of_fold), args.oof)
     probability = pipeline.predict_proba(val["text"].tolist())[:, 1]
     extra = {"alpha": alpha, "cv_best_alpha": best_alpha, "cv_auc": float(cv_auc["cv_auc"].max())}
     metrics = write_evaluation(val, probability, extra, args.metrics, args.plots)

@@ -1,7 +1,8 @@
-"""Evaluate the fine-tuned model on the validation split, with the baseline's metric keys.
+"""Evaluate a fine-tuned model on the validation split, once, with the baseline's metric keys.
 
-Reads: models/bert, data/tokens/val.safetensors, params `train.eval_batch_size`.
-Writes: metrics/bert.json (auc, accuracy, precision, recall, f1), plots/bert/{roc,confusion,val_probabilities}.csv
+Reads: models/bert (or models/tutorial), data/tokens/val.safetensors, params `train.eval_batch_size`.
+Writes: metrics/bert.json (auc, accuracy, precision, recall, f1, the kept epoch and its dev AUC),
+plots/bert/{roc,confusion,threshold_sweep,val_probabilities}.csv
 Run:   python -m stages.evaluate --tokens data/tokens --model models/bert --metrics metrics/bert.json --plots plots/bert
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from complaints.io import read_json
 from complaints.metrics import write_evaluation
 from complaints.model import load_classifier
 from complaints.runtime import configure_torch, inference_device
-from complaints.training import Tokens, TrainParams, non_complaint_probability, predict_logits
+from complaints.training import Tokens, TrainParams, chosen_epoch_summary, score
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_torch(params.seed)
     device = inference_device()
     validation = Tokens.load(args.tokens / "val.safetensors")
-    model = load_classifier(args.model).to(device)
-    probability = non_complaint_probability(predict_logits(model, validation, params.eval_batch_size, device))
-    extra = {"epochs": len(read_json(args.model / "training.json")["history"])}
+    probability = score(load_classifier(args.model).to(device), validation, params.eval_batch_size, device)
+    extra = chosen_epoch_summary(read_json(args.model / "training.json"))
     table = pd.DataFrame({"id": validation.ids, "label": validation.labels})
     metrics = write_evaluation(table, probability, extra, args.metrics, args.plots)
     logger.info("validation AUC %.4f, accuracy %.2f%%", metrics["auc"], 100 * metrics["accuracy"])

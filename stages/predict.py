@@ -1,12 +1,10 @@
-"""Predict the test tweets with the model refitted on all labeled data.
+"""Score the test tweets with the model refitted on all labeled data.
 
 Reads: models/bert_full, data/tokens/test.safetensors, data/split/test.parquet, params `predict`, `train.eval_batch_size`.
 `predict.int8` runs the model as dynamic int8 on the CPU (faster, but see the README's benchmark before using it).
-Writes: predictions/test.csv (id, text, probability, label), metrics/predict.json, predictions/review_sample.csv,
-plots/predict/threshold_sweep.csv (share of test tweets labeled non-complaint per threshold)
+Writes: predictions/test_scores.parquet (id, text, probability); the threshold stage labels them.
 Run:   python -m stages.predict --tokens data/tokens --split data/split --model models/bert_full \
-           --out predictions/test.csv --metrics metrics/predict.json --review predictions/review_sample.csv \
-           --sweep plots/predict/threshold_sweep.csv
+           --out predictions/test_scores.parquet
 """
 from __future__ import annotations
 
@@ -18,26 +16,25 @@ import numpy as np
 
 from complaints import cli
 from complaints.config import load_section
-from complaints.io import DataError, read_parquet, write_json, write_table
-from complaints.metrics import SWEEP_THRESHOLDS
+from complaints.io import DataError, read_parquet, write_table
 from complaints.model import load_classifier, quantized_int8
-from complaints.prediction import PredictParams, label_predictions, prediction_summary, review_sample, share_sweep
+from complaints.prediction import PredictParams
 from complaints.runtime import configure_torch, inference_device
-from complaints.training import Tokens, TrainParams, non_complaint_probability, predict_logits
+from complaints.training import Tokens, TrainParams, score
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Score, threshold and summarize the test tweets."""
+    """Score the test tweets."""
     arguments = cli.parser(__doc__)
-    for option in ("--tokens", "--split", "--model", "--out", "--metrics", "--review", "--sweep"):
+    for option in ("--tokens", "--split", "--model", "--out"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "predict", PredictParams)
-    batch_size = load_section(args.params, "train", TrainParams).eval_batch_size
+    train_params = load_section(args.params, "train", TrainParams)
 
-    configure_torch(params.review_seed)
+    configure_torch(seed=0)  # inference draws nothing at random; this sets threads and deterministic kernels
     device = inference_device()
     tokens = Tokens.load(args.tokens / "test.safetensors")
     test = read_parquet(args.split / "test.parquet")
@@ -46,16 +43,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = load_classifier(args.model).to(device)
     if params.int8 and device.type == "cpu":
         model = quantized_int8(model)
-    probability = non_complaint_probability(predict_logits(model, tokens, batch_size, device))
-
-    predictions = label_predictions(test, probability, params.threshold)
-    summary = prediction_summary(predictions, params.threshold)
-    write_table(predictions, args.out)
-    write_table(review_sample(predictions, params.review_size, params.review_seed), args.review)
-    write_table(share_sweep(probability, SWEEP_THRESHOLDS), args.sweep)
-    write_json(summary, args.metrics)
-    logger.info("%d of %d test tweets predicted non-complaint at threshold %.2f",
-                summary["non_complaints"], summary["tweets"], params.threshold)
+    probability = score(model, tokens, train_params.eval_batch_size, device)
+    write_table(test[["id", "text"]].assign(probability=probability), args.out)
+    logger.info("scored %d test tweets", len(test))
 
 
 if __name__ == "__main__":

@@ -74,15 +74,17 @@ def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> di
 
 
 def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
-    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid."""
+    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid, one extra seed."""
     import yaml
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["download"].update(sources=[str(mirror)], sha256=digests)
     params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
     params["tokenize"]["max_len"] = 16
-    params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
-    params["predict"]["review_size"] = 5
+    params["train"].update(epochs=1, batch_size=8, eval_batch_size=16, spread_seeds=[1])
+    params["tutorial"].update(epochs=1, batch_size=8, eval_batch_size=16)
+    params["ensemble"]["cv_folds"] = 3
+    params["threshold"]["review_size"] = 5
     return params
 
 

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from complaints.baseline import BaselineParams, fit_baseline
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from complaints.baseline import BaselineParams, build_pipeline, fit_baseline
 from complaints.data import label_tweets, read_tweets, split_labeled
 from complaints.metrics import classification_metrics
 from complaints.text import english_stopwords
@@ -22,17 +24,26 @@ def stopwords():
 
 
 def test_fits_toy_documents_and_separates_them(stopwords):
-    pipeline, cv_auc, best_alpha = fit_baseline(TOY_TRAIN, TOY_LABELS, stopwords, SMALL_GRID)
+    fitted = fit_baseline(TOY_TRAIN, TOY_LABELS, stopwords, SMALL_GRID)
+    pipeline, cv_auc, best_alpha = fitted.pipeline, fitted.cv_auc, fitted.best_alpha
     assert cv_auc["alpha"].tolist() == [0.5, 1.0, 1.5] and best_alpha in (0.5, 1.0, 1.5)
     probability = pipeline.predict_proba(["lost bag delayed", "lovely crew thanks"])[:, 1]
     assert probability[0] < 0.5 < probability[1]
 
 
 def test_no_validation_word_enters_the_vocabulary(stopwords):
-    pipeline, _, _ = fit_baseline(TOY_TRAIN, TOY_LABELS, stopwords, SMALL_GRID)
+    pipeline = fit_baseline(TOY_TRAIN, TOY_LABELS, stopwords, SMALL_GRID).pipeline
     pipeline.predict_proba(["zeppelin turbulence"])
     vocabulary = pipeline.named_steps["tfidf"].vocabulary_
     assert "zeppelin" not in vocabulary and "turbulence" not in vocabulary and "lovely" in vocabulary
+
+
+def test_out_of_fold_probabilities_match_an_uncached_cross_val_predict(stopwords):
+    fitted = fit_baseline(TOY_TRAIN, TOY_LABELS, stopwords, SMALL_GRID)
+    uncached = cross_val_predict(build_pipeline(stopwords, (1, 3), fitted.pipeline.get_params()["nb__alpha"]), TOY_TRAIN,
+                                 TOY_LABELS, cv=StratifiedKFold(3, shuffle=True, random_state=1), method="predict_proba")[:, 1]
+    np.testing.assert_allclose(fitted.out_of_fold, uncached)
+    assert fitted.pipeline.get_params()["memory"] is None
 
 
 @pytest.mark.parametrize("alpha, auc, accuracy", [(1.8, 0.8451, 0.7559), (1.3, 0.8432, 0.7529)])
@@ -40,7 +51,7 @@ def test_reproduces_the_tutorials_figures(stopwords, alpha, auc, accuracy):
     labeled = label_tweets(read_tweets(MIRROR / "complaint1700.csv"), read_tweets(MIRROR / "noncomplaint1700.csv"))
     train, val = split_labeled(labeled, 0.1, 2020)
     params = BaselineParams(alpha=alpha, alpha_min=1.0, alpha_max=1.0)
-    pipeline, _, _ = fit_baseline(train["text"].tolist(), train["label"].to_numpy(), stopwords, params)
+    pipeline = fit_baseline(train["text"].tolist(), train["label"].to_numpy(), stopwords, params).pipeline
     metrics = classification_metrics(val["label"].to_numpy(), pipeline.predict_proba(val["text"].tolist())[:, 1])
     assert round(metrics["auc"], 4) == auc
     assert round(metrics["accuracy"], 4) == accuracy

@@ -86,16 +86,19 @@ def test_second_repro_runs_nothing_and_metrics_line_up(tiny_project):
     assert {"auc", "accuracy", "f1"} <= set(baseline) & set(bert)
 
 
-BERT_STAGES = {"train", "refit", "evaluate", "predict"}
+BERT_STAGES = {"train", "refit", "seeds", "evaluate", "ensemble", "compare", "predict", "threshold"}
 
 
 @pytest.mark.parametrize(
     "section, key, value, expected",
     [
-        ("predict", "threshold", 0.8, {"predict"}),
+        ("threshold", "fixed", 0.8, {"threshold"}),
         ("train", "lr", 3.0e-5, BERT_STAGES),
-        ("tokenize", "max_len", 24, {"tokenize"} | BERT_STAGES),
-        ("baseline", "alpha", 1.5, {"baseline"}),
+        ("train", "spread_seeds", [3], {"seeds"}),
+        ("tutorial", "lr", 3.0e-5, {"tutorial", "evaluate_tutorial", "compare"}),
+        ("ensemble", "method", "stack", {"ensemble", "compare"}),
+        ("tokenize", "max_len", 24, {"tokenize", "tutorial", "evaluate_tutorial"} | BERT_STAGES),
+        ("baseline", "alpha", 1.5, {"baseline", "ensemble", "compare"}),
     ],
 )
 def test_a_params_change_reruns_exactly_the_stages_that_read_it(tiny_project, section, key, value, expected):
@@ -106,7 +109,8 @@ def test_a_params_change_reruns_exactly_the_stages_that_read_it(tiny_project, se
 
 @pytest.mark.parametrize(
     "module, expected",
-    [("prediction.py", {"predict"}), ("baseline.py", {"baseline"}), ("download.py", {"download"})],
+    [("prediction.py", {"predict", "threshold"}), ("threshold.py", {"threshold"}), ("baseline.py", {"baseline"}),
+     ("download.py", {"download"})],
 )
 def test_editing_a_module_reruns_only_the_stages_importing_it(tiny_project, module, expected):
     path = tiny_project / "src" / "complaints" / module
@@ -116,10 +120,10 @@ def test_editing_a_module_reruns_only_the_stages_importing_it(tiny_project, modu
 def test_plots_render_every_chart_with_data(tiny_project, tmp_path):
     run(["dvc", "plots", "show", "--out", str(tmp_path / "plots")], tiny_project)
     html = (tmp_path / "plots" / "index.html").read_text()
-    for title in ("ROC of both models", "CV AUC vs alpha", "Loss per epoch", "Validation AUC per epoch",
+    for title in ("ROC of every model", "CV AUC vs alpha", "Loss per epoch", "Dev AUC per epoch",
                   "Threshold sweep", "Confusion matrix, baseline", "Confusion matrix, BERT"):
         assert title in html
-    for field in ('"fpr"', '"cv_auc"', '"train_loss"', '"val_auc"', '"test_non_complaint_share"', '"predicted"'):
+    for field in ('"fpr"', '"cv_auc"', '"train_loss"', '"dev_auc"', '"test_non_complaint_share"', '"predicted"'):
         assert field in html
 
 
@@ -144,7 +148,7 @@ def test_experiment_runs_in_a_temporary_copy_and_shows_both_aucs(tiny_project):
 def test_queued_experiments_run_through_the_queue(tiny_project):
     import time
 
-    run(["dvc", "exp", "run", "--queue", "-n", "thr7", "-S", "predict.threshold=0.7"], tiny_project)
+    run(["dvc", "exp", "run", "--queue", "-n", "thr7", "-S", "threshold.fixed=0.7"], tiny_project)
     run(["dvc", "queue", "start", "-j", "1"], tiny_project)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -155,7 +159,7 @@ def test_queued_experiments_run_through_the_queue(tiny_project):
     run(["dvc", "queue", "stop", "--kill"], tiny_project, check=False)
     assert "Success" in status, status
     rows = {row["Experiment"]: row for row in exp_table(tiny_project)}
-    assert rows["thr7"]["predict.threshold"] == "0.7" and rows["thr7"]["threshold"] == "0.7"
+    assert rows["thr7"]["threshold.fixed"] == "0.7" and rows["thr7"]["threshold"] == "0.7"
 
 
 def test_teammate_pulls_and_reproduces_nothing(tiny_project, tmp_path):
@@ -163,7 +167,7 @@ def test_teammate_pulls_and_reproduces_nothing(tiny_project, tmp_path):
     run(["dvc", "remote", "add", "--local", "-f", "-d", "team", str(remote)], tiny_project)
     # One extra run recorded only in the run-cache: the teammate will ask for the same params.
     params = yaml.safe_load((tiny_project / "params.yaml").read_text())
-    params["predict"]["threshold"] = 0.6
+    params["threshold"]["fixed"] = 0.6
     (tiny_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["dvc", "repro"], tiny_project)
     run(["dvc", "push", "--run-cache"], tiny_project)
@@ -184,5 +188,5 @@ def test_teammate_pulls_and_reproduces_nothing(tiny_project, tmp_path):
     # Params someone already ran: `--pull` fetches that run's outputs from the remote instead of running it.
     (teammate / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     again = run(["dvc", "repro", "--pull"], teammate).stdout
-    assert "Stage 'predict' is cached - skipping run" in again and "Running stage" not in again
-    assert json.loads((teammate / "metrics" / "predict.json").read_text())["threshold"] == 0.6
+    assert "Stage 'threshold' is cached - skipping run" in again and "Running stage" not in again
+    assert json.loads((teammate / "metrics" / "threshold.json").read_text())["threshold"] == 0.6

@@ -178,7 +178,7 @@ def test_outputs_deleted_by_hand_come_back_without_retraining(project):
 
 def test_a_corrupted_cache_file_is_detected_and_repaired(project, tmp_path):
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    entry = next(out for out in lock["stages"]["predict"]["outs"] if out["path"] == "predictions/test.csv")
+    entry = next(out for out in lock["stages"]["threshold"]["outs"] if out["path"] == "predictions/test.csv")
     cached = project / ".dvc" / "cache" / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]
     cached.chmod(0o644)
     cached.write_text("id,text,probability,label\n1,tampered,0.99,1\n")
@@ -190,6 +190,6 @@ def test_a_corrupted_cache_file_is_detected_and_repaired(project, tmp_path):
     assert not cached.exists() and not list(remote.rglob(entry["md5"][2:]))
     assert "not in cache" in run(["dvc", "status"], project).stdout
     # The intact workspace file puts the right bytes back.
-    run(["dvc", "commit", "--force", "predict"], project)
+    run(["dvc", "commit", "--force", "threshold"], project)
     assert cached.read_bytes() == (project / "predictions" / "test.csv").read_bytes()
     assert "up to date" in run(["dvc", "status"], project).stdout

@@ -6,7 +6,17 @@ import pytest
 import yaml
 
 from complaints.config import ParamsError
-from stages import baseline, download, evaluate, predict, split, tokenize, train
+from stages import baseline, compare, download, ensemble, evaluate, predict, seeds, split, threshold, tokenize, train
+
+THRESHOLD_OUTPUTS = ["--out", "test.csv", "--review", "review.csv", "--metrics", "threshold.json", "--sweep", "sweep.csv"]
+
+
+def run_threshold(params_path, work, outputs_in) -> dict:
+    """The threshold stage on the chain's scores; returns its metrics."""
+    threshold.main(["--params", str(params_path), "--scores", str(work / "test_scores.parquet"),
+                    "--val", str(work / "plots" / "bert" / "val_probabilities.csv"), "--split", str(work / "split")]
+                   + [str(outputs_in / item) if i % 2 else item for i, item in enumerate(THRESHOLD_OUTPUTS)])
+    return json.loads((outputs_in / "threshold.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -17,18 +27,28 @@ def workdir(tiny_params_file, tmp_path_factory):
     download.main(params + ["--out", str(work / "raw")])
     split.main(params + ["--raw", str(work / "raw"), "--out", str(work / "split"), "--duplicates", str(work / "dup.json")])
     baseline.main(params + ["--split", str(work / "split"), "--model", str(work / "baseline.joblib"),
-                            "--metrics", str(work / "baseline.json"), "--plots", str(work / "plots_baseline"),
-                            "--cv-plot", str(work / "cv" / "cv_auc.csv")])
+                            "--metrics", str(work / "baseline.json"), "--plots", str(work / "plots" / "baseline"),
+                            "--cv-plot", str(work / "cv" / "cv_auc.csv"), "--oof", str(work / "baseline_oof.csv")])
     tokenize.main(params + ["--split", str(work / "split"), "--out", str(work / "tokens"), "--stats", str(work / "tokens.json")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "--validate-on", "val",
-                         "--model", str(work / "bert"), "--live", str(work / "live")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val",
-                         "--model", str(work / "bert_full"), "--live", str(work / "live_full")])
-    evaluate.main(params + ["--tokens", str(work / "tokens"), "--model", str(work / "bert"),
-                            "--metrics", str(work / "bert.json"), "--plots", str(work / "plots_bert")])
+    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "--model", str(work / "bert"),
+                         "--live", str(work / "live")])
+    train.main(params + ["--section", "tutorial", "--tokens", str(work / "tokens"), "--train-on", "train",
+                         "--model", str(work / "tutorial"), "--live", str(work / "live_tutorial")])
+    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val", "--epochs-from",
+                         str(work / "bert" / "training.json"), "--model", str(work / "bert_full"), "--live", str(work / "live_full")])
+    for name in ("bert", "tutorial"):
+        evaluate.main(params + ["--tokens", str(work / "tokens"), "--model", str(work / name),
+                                "--metrics", str(work / f"{name}.json"), "--plots", str(work / "plots" / name)])
+    seeds.main(params + ["--tokens", str(work / "tokens"), "--main", str(work / "bert.json"), "--metrics", str(work / "seeds.json")])
+    ensemble.main(params + ["--bert-dev", str(work / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(work / "baseline_oof.csv"),
+                            "--bert-val", str(work / "plots" / "bert" / "val_probabilities.csv"),
+                            "--baseline-val", str(work / "plots" / "baseline" / "val_probabilities.csv"),
+                            "--metrics", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
+    compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
+                           "--plots", str(work / "plots"), "--metrics", str(work / "compare.json")])
     predict.main(params + ["--tokens", str(work / "tokens"), "--split", str(work / "split"), "--model", str(work / "bert_full"),
-                           "--out", str(work / "test.csv"), "--metrics", str(work / "predict.json"),
-                           "--review", str(work / "review.csv"), "--sweep", str(work / "sweep.csv")])
+                           "--out", str(work / "test_scores.parquet")])
+    run_threshold(tiny_params_file, work, work)
     return work
 
 
@@ -52,28 +72,82 @@ def test_model_folder_is_loadable_by_plain_transformers(workdir):
     encoder = AutoModel.from_pretrained(workdir / "bert" / "encoder")
     tokenizer = AutoTokenizer.from_pretrained(workdir / "bert" / "encoder")
     assert encoder.config.hidden_size == 384 and tokenizer("hello")["input_ids"][0] == 101
-    training = json.loads((workdir / "bert_full" / "training.json").read_text())
-    assert training["train_on"] == ["train", "val"] and len(training["history"]) == 1
-    assert (workdir / "live" / "plots" / "metrics" / "val_auc.tsv").exists()
+    assert (workdir / "live" / "plots" / "metrics" / "dev_auc.tsv").exists()
 
 
-def test_predict_writes_every_test_id_once(workdir, tiny_params_file):
+def test_train_holds_out_dev_and_the_refit_uses_its_chosen_epoch(workdir):
+    training = json.loads((workdir / "bert" / "training.json").read_text())
+    dev = pd.read_csv(workdir / "bert" / "dev_probabilities.csv")
+    train_ids = set(pd.read_parquet(workdir / "split" / "train.parquet")["id"])
+    assert len(dev) == 8 and set(dev["id"]) <= train_ids and training["chosen_epoch"] == 1
+    assert json.loads((workdir / "bert.json").read_text())["dev_auc"] == training["history"][0]["dev_auc"]
+    refit = json.loads((workdir / "bert_full" / "training.json").read_text())
+    assert refit["train_on"] == ["train", "val"] and len(refit["history"]) == 1 and "dev_auc" not in refit["history"][0]
+    tutorial = json.loads((workdir / "tutorial" / "training.json").read_text())
+    assert tutorial["train"]["pooling"] == "cls" and not (workdir / "tutorial" / "dev_probabilities.csv").exists()
+
+
+def test_seeds_ensemble_and_compare_report_their_figures(workdir):
+    spread = json.loads((workdir / "seeds.json").read_text())
+    assert spread["seeds"] == 2 and spread["auc_seed_42"] == json.loads((workdir / "bert.json").read_text())["auc"]
+    assert spread["auc_min"] <= spread["auc_mean"] <= spread["auc_max"]
+    combined = json.loads((workdir / "ensemble.json").read_text())
+    assert combined["method"] == "average" and 0 <= combined["auc"] <= 1 and 0 <= combined["dev_auc"] <= 1
+    differences = json.loads((workdir / "compare.json").read_text())
+    for pair in ("bert_vs_baseline", "bert_vs_tutorial", "ensemble_vs_baseline", "ensemble_vs_tutorial"):
+        assert differences[f"{pair}_ci_low"] <= differences[f"{pair}_ci_high"]
+
+
+def test_threshold_labels_every_test_id_once(workdir):
     predictions = pd.read_csv(workdir / "test.csv")
     test = pd.read_parquet(workdir / "split" / "test.parquet")
     assert list(predictions.columns) == ["id", "text", "probability", "label"]
     assert predictions["id"].tolist() == test["id"].tolist()
     assert ((predictions["probability"] > 0.9) == (predictions["label"] == 1)).all()
-    summary = json.loads((workdir / "predict.json").read_text())
+    summary = json.loads((workdir / "threshold.json").read_text())
+    assert summary["strategy"] == "fixed" and summary["threshold"] == 0.9
     assert summary["non_complaints"] == predictions["label"].sum() and summary["tweets"] == 30
+    assert 0 < summary["prior_estimate"] < 1 and summary["training_prior"] == 0.5
     review = pd.read_csv(workdir / "review.csv")
     assert len(review) == min(5, summary["non_complaints"]) and (review["label"] == 1).all()
-    sweep = pd.read_csv(workdir / "sweep.csv").set_index("threshold")["test_non_complaint_share"]
-    assert sweep.is_monotonic_decreasing and sweep.loc[0.9] == summary["non_complaint_share"]
+    sweep = pd.read_csv(workdir / "sweep.csv").set_index("threshold")
+    assert list(sweep.columns) == ["precision", "recall", "test_non_complaint_share"]
+    assert sweep["test_non_complaint_share"].is_monotonic_decreasing
+    assert sweep.loc[0.9, "test_non_complaint_share"] == summary["non_complaint_share"]
 
 
-def test_validation_threshold_sweep(workdir):
-    sweep = pd.read_csv(workdir / "plots_bert" / "threshold_sweep.csv")
-    assert list(sweep.columns) == ["threshold", "precision", "recall"] and sweep["recall"].is_monotonic_decreasing
+@pytest.mark.parametrize(
+    "strategy, settings",
+    [("fixed", {"fixed": 0.7}), ("target_count", {"target_count": 12}), ("max_f1", {}), ("precision_at", {"target_precision": 0.5})],
+)
+def test_each_threshold_strategy_on_small_data(workdir, tiny_params_file, tmp_path, strategy, settings):
+    params = yaml.safe_load(tiny_params_file.read_text())
+    params["threshold"].update(strategy=strategy, **settings)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    summary = run_threshold(path, workdir, tmp_path)
+    predictions = pd.read_csv(tmp_path / "test.csv")
+    cut = summary["threshold"]
+    assert summary["strategy"] == strategy and ((predictions["probability"] > cut) == (predictions["label"] == 1)).all()
+    validation = pd.read_csv(workdir / "plots" / "bert" / "val_probabilities.csv")
+    called = validation["probability"] > cut
+    precision = (validation["label"][called] == 1).mean() if called.any() else 0.0
+    assert summary["val_precision"] == pytest.approx(precision)
+    if strategy == "fixed":
+        assert cut == 0.7
+    elif strategy == "target_count":
+        assert summary["non_complaints"] == 12
+    elif strategy == "precision_at":
+        assert summary["val_precision"] >= 0.5
+        lower = validation["probability"][validation["probability"] < cut]
+        if len(lower):  # one more tweet called non-complaint would fall below the target
+            looser = validation["probability"] >= lower.max()
+            assert (validation["label"][looser] == 1).mean() < 0.5
+    else:
+        candidates = validation["probability"].tolist()
+        best = max(2 * ((validation["label"][validation["probability"] >= c] == 1).sum())
+                   / ((validation["probability"] >= c).sum() + (validation["label"] == 1).sum()) for c in candidates)
+        assert summary["val_f1"] == pytest.approx(best)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +158,11 @@ def test_validation_threshold_sweep(workdir):
         ("train", "epochs", 0, r"train\.epochs"),
         ("train", "batch_size", 0, r"train\.batch_size"),
         ("train", "lrate", 1.0, r"unknown key\(s\) lrate"),
-        ("predict", "threshold", 1.0, r"predict\.threshold"),
+        ("train", "pooling", "max", r"train\.pooling.*'max'.*cls, mean"),
+        ("threshold", "strategy", "best", r"threshold\.strategy.*'best'.*fixed, target_count, max_f1, precision_at"),
+        ("threshold", "fixed", 1.0, r"threshold\.fixed"),
+        ("threshold", "target_precision", 1.5, r"threshold\.target_precision"),
+        ("ensemble", "method", "vote", r"ensemble\.method.*'vote'"),
         ("tokenize", "max_len", 4, r"tokenize\.max_len.*from 8 to 512"),
         ("model", "name", "/no/such/model", r"model\.name.*'/no/such/model'.*'embedded'"),
     ],
@@ -95,12 +173,18 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     params[section][key] = value
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
+    tokenize_run = (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")])
     stage, extra = {
         "train": (train, ["--tokens", str(workdir / "tokens"), "--train-on", "train", "--model", str(tmp_path / "m"), "--live", str(tmp_path / "l")]),
-        "predict": (predict, ["--tokens", str(workdir / "tokens"), "--split", str(workdir / "split"), "--model", str(workdir / "bert_full"),
-                              "--out", str(tmp_path / "t.csv"), "--metrics", str(tmp_path / "p.json"), "--review", str(tmp_path / "r.csv"), "--sweep", str(tmp_path / "s.csv")]),
-        "tokenize": (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")]),
-        "model": (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")]),
+        "threshold": (threshold, ["--scores", str(workdir / "test_scores.parquet"), "--val", str(workdir / "plots" / "bert" / "val_probabilities.csv"),
+                                  "--split", str(workdir / "split"), "--out", str(tmp_path / "t.csv"), "--review", str(tmp_path / "r.csv"),
+                                  "--metrics", str(tmp_path / "m.json"), "--sweep", str(tmp_path / "s.csv")]),
+        "ensemble": (ensemble, ["--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(workdir / "baseline_oof.csv"),
+                                "--bert-val", str(workdir / "plots" / "bert" / "val_probabilities.csv"),
+                                "--baseline-val", str(workdir / "plots" / "baseline" / "val_probabilities.csv"),
+                                "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "l")]),
+        "tokenize": tokenize_run,
+        "model": tokenize_run,
     }[section]
     with pytest.raises(ParamsError, match=message):
         stage.main(["--params", str(path)] + extra)
@@ -113,9 +197,8 @@ def test_predict_with_int8_inference(workdir, tiny_params_file, tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     predict.main(["--params", str(path), "--tokens", str(workdir / "tokens"), "--split", str(workdir / "split"),
-                  "--model", str(workdir / "bert_full"), "--out", str(tmp_path / "test.csv"), "--metrics",
-                  str(tmp_path / "predict.json"), "--review", str(tmp_path / "review.csv"), "--sweep", str(tmp_path / "s.csv")])
-    fp32 = pd.read_csv(workdir / "test.csv")
-    int8 = pd.read_csv(tmp_path / "test.csv")
+                  "--model", str(workdir / "bert_full"), "--out", str(tmp_path / "test_scores.parquet")])
+    fp32 = pd.read_parquet(workdir / "test_scores.parquet")
+    int8 = pd.read_parquet(tmp_path / "test_scores.parquet")
     assert int8["id"].tolist() == fp32["id"].tolist()
     assert (int8["probability"] - fp32["probability"]).abs().max() < 0.5

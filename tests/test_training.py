@@ -3,9 +3,14 @@ import torch
 from accelerate import Accelerator
 from transformers import BertConfig, BertModel
 
-from complaints.model import ComplaintClassifier, load_classifier, save_classifier
+import pytest
+
+from complaints.config import ParamsError
+from complaints.model import ComplaintClassifier, load_classifier, pool, save_classifier
 from complaints.runtime import configure_torch
-from complaints.training import LengthGroupedBatches, Tokens, TrainParams, fine_tune, predict_logits, sorted_batches
+from complaints.training import (
+    LengthGroupedBatches, Tokens, TrainParams, best_epoch, dev_row, fine_tune, hold_out_dev, predict_logits, sorted_batches,
+)
 
 
 def tiny_tokens(count: int = 24, seed: int = 0) -> Tokens:
@@ -22,11 +27,11 @@ def tiny_tokens(count: int = 24, seed: int = 0) -> Tokens:
     return Tokens(np.arange(count), input_ids, attention_mask, labels)
 
 
-def tiny_classifier(seed: int = 0) -> ComplaintClassifier:
+def tiny_classifier(seed: int = 0, pooling: str = "cls") -> ComplaintClassifier:
     configure_torch(seed)
     config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=32)
-    return ComplaintClassifier(BertModel(config), head_hidden=16)
+    return ComplaintClassifier(BertModel(config), head_hidden=16, pooling=pooling)
 
 
 PARAMS = TrainParams(epochs=1, batch_size=8, lr=1e-3, eval_batch_size=16)
@@ -57,7 +62,7 @@ def test_loss_drops_when_overfitting_one_batch():
     params = TrainParams(epochs=30, batch_size=8, lr=1e-3, eval_batch_size=8)
     history = fine_tune(model, tokens, tokens, params, Accelerator(cpu=True))
     assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
-    assert history[-1]["val_accuracy"] == 1.0
+    assert history[-1]["dev_accuracy"] == 1.0
 
 
 def test_training_is_deterministic_on_cpu():
@@ -65,7 +70,7 @@ def test_training_is_deterministic_on_cpu():
     for _ in range(2):
         model = tiny_classifier(seed=3)
         history = fine_tune(model, tiny_tokens(), tiny_tokens(seed=1), PARAMS, Accelerator(cpu=True))
-        runs.append((history[0]["train_loss"], history[0]["val_auc"], predict_logits(model, tiny_tokens(seed=2), 16, torch.device("cpu"))))
+        runs.append((history[0]["train_loss"], history[0]["dev_auc"], predict_logits(model, tiny_tokens(seed=2), 16, torch.device("cpu"))))
     assert runs[0][:2] == runs[1][:2]
     assert torch.equal(runs[0][2], runs[1][2])
 
@@ -78,10 +83,40 @@ def test_prediction_order_does_not_depend_on_batching():
     torch.testing.assert_close(by_four, one_by_one.detach(), rtol=1e-4, atol=1e-5)
 
 
+def test_mean_pooling_ignores_padding_and_cls_takes_the_first_token():
+    hidden = torch.arange(24, dtype=torch.float32).reshape(1, 4, 6)
+    mask = torch.tensor([[1, 1, 0, 0]])
+    torch.testing.assert_close(pool(hidden, mask, "mean"), hidden[:, :2].mean(dim=1))
+    torch.testing.assert_close(pool(hidden, mask, "cls"), hidden[:, 0])
+
+
+def test_hold_out_dev_is_stratified_disjoint_and_repeatable():
+    tokens = tiny_tokens(40)
+    train, dev = hold_out_dev(tokens, 0.25, seed=7)
+    assert len(dev.ids) == 10 and dev.labels.sum() == 5
+    assert set(train.ids).isdisjoint(dev.ids) and len(train.ids) + len(dev.ids) == 40
+    assert np.array_equal(hold_out_dev(tokens, 0.25, seed=7)[1].ids, dev.ids)
+    assert hold_out_dev(tokens, 0.0, seed=7) == (tokens, None)
+
+
+def test_best_epoch_keeps_the_weights_of_the_best_dev_epoch():
+    train, dev = hold_out_dev(tiny_tokens(48), 0.25, seed=0)
+    model = tiny_classifier(pooling="mean")
+    params = TrainParams(epochs=4, batch_size=8, lr=3e-3, eval_batch_size=16, dev_size=0.25, best_epoch=True)
+    history = fine_tune(model, train, dev, params, Accelerator(cpu=True))
+    kept = history[best_epoch(history) - 1]
+    assert dev_row(model, dev, 16, torch.device("cpu")) == {key: kept[key] for key in ("dev_loss", "dev_accuracy", "dev_auc")}
+
+
+def test_best_epoch_needs_a_dev_split():
+    with pytest.raises(ParamsError, match=r"train\.best_epoch.*dev_size"):
+        TrainParams(best_epoch=True, dev_size=0.0)
+
+
 def test_saved_classifier_reloads_identically(tmp_path):
     from transformers import AutoModel, BertTokenizerFast
 
-    model = tiny_classifier()
+    model = tiny_classifier(pooling="mean")
     vocabulary = tmp_path / "vocab.txt"
     vocabulary.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(95)]))
     save_classifier(model, BertTokenizerFast(vocab_file=str(vocabulary)), tmp_path / "model")

@@ -9,7 +9,8 @@ import joblib
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -83,34 +84,51 @@ def build_pipeline(stopwords: frozenset[str], ngram_range: tuple[int, int], alph
 
 
 def cross_validate_alpha(
-    pipeline: Pipeline, texts: list[str], labels: np.ndarray, params: BaselineParams
+    pipeline: Pipeline, texts: list[str], labels: np.ndarray, params: BaselineParams, memory: InProcessMemory
 ) -> pd.DataFrame:
     """Mean CV AUC for every alpha of the grid; the vectorizer is refitted inside each fold."""
-    folds = StratifiedKFold(params.cv_folds, shuffle=True, random_state=params.cv_seed)
     search = GridSearchCV(
-        pipeline.set_params(memory=InProcessMemory()),
+        clone(pipeline).set_params(memory=memory),
         {"nb__alpha": params.alpha_grid()},
         scoring="roc_auc",
-        cv=folds,
+        cv=StratifiedKFold(params.cv_folds, shuffle=True, random_state=params.cv_seed),
         refit=False,
     )
     search.fit(texts, labels)
-    pipeline.set_params(memory=None)
     return pd.DataFrame({
         "alpha": search.cv_results_["param_nb__alpha"].astype(float),
         "cv_auc": search.cv_results_["mean_test_score"],
     })
 
 
-def fit_baseline(
-    texts: list[str], labels: np.ndarray, stopwords: frozenset[str], params: BaselineParams
-) -> tuple[Pipeline, pd.DataFrame, float]:
+def out_of_fold_probability(
+    pipeline: Pipeline, texts: list[str], labels: np.ndarray, params: BaselineParams, memory: InProcessMemory
+) -> np.ndarray:
+    """Non-complaint probability of each training tweet from a copy fitted on the other CV folds (for stacking)."""
+    folds = StratifiedKFold(params.cv_folds, shuffle=True, random_state=params.cv_seed)
+    return cross_val_predict(clone(pipeline).set_params(memory=memory), texts, labels, cv=folds, method="predict_proba")[:, 1]
+
+
+@dataclass(frozen=True)
+class FittedBaseline:
+    """The fitted Pipeline, CV AUC per alpha, the CV-best alpha, and out-of-fold probabilities of the training tweets."""
+
+    pipeline: Pipeline
+    cv_auc: pd.DataFrame
+    best_alpha: float
+    out_of_fold: np.ndarray
+
+
+def fit_baseline(texts: list[str], labels: np.ndarray, stopwords: frozenset[str], params: BaselineParams) -> FittedBaseline:
     """Tune alpha by CV, then fit on all of `texts` with the pinned alpha or else the CV best."""
+    # One store for the search and the out-of-fold pass: the same folds, so each fold's TF-IDF is fitted once.
+    memory = InProcessMemory()
     pipeline = build_pipeline(stopwords, (params.ngram_min, params.ngram_max), params.alpha_min)
-    cv_auc = cross_validate_alpha(pipeline, texts, labels, params)
+    cv_auc = cross_validate_alpha(pipeline, texts, labels, params, memory)
     best_alpha = float(cv_auc.loc[cv_auc["cv_auc"].idxmax(), "alpha"])
-    alpha = best_alpha if params.alpha is None else params.alpha
-    pipeline.set_params(nb__alpha=alpha).fit(texts, labels)
+    pipeline.set_params(nb__alpha=best_alpha if params.alpha is None else params.alpha)
+    out_of_fold = out_of_fold_probability(pipeline, texts, labels, params, memory)
+    pipeline.fit(texts, labels)
     # sklearn memoizes id(stop_words), a memory address, on the fitted vectorizer: drop it so the pickle repeats.
     vars(pipeline.named_steps["tfidf"]).pop("_stop_words_id", None)
-    return pipeline, cv_auc, best_alpha
+    return FittedBaseline(pipeline, cv_auc, best_alpha, out_of_fold)

@@ -124,17 +124,21 @@ def read_csv_strict(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:
     return _cast_columns(frame[list(dtypes)], dtypes, path)
 
 
+def read_probabilities(path: Path) -> pd.DataFrame:
+    """A model's scores as written beside its metrics: `id, label, probability`."""
+    return read_csv_strict(path, {"id": "int64", "label": "int64", "probability": "float64"})
+
+
 def _cast_columns(frame: pd.DataFrame, dtypes: Mapping[str, str], path: Path) -> pd.DataFrame:
-    """Cast string columns to `dtypes`, naming the first row that does not fit."""
+    """Cast string columns to `dtypes` (`str`, `int64`, `float64`), naming the first row that does not fit."""
     for column, dtype in dtypes.items():
-        if dtype == "int64":
-            converted = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-            bad = converted.isna() | (converted != converted.round())
-            if bad.any():
-                row = int(bad.idxmax())
-                raise DataError(
-                    f"{path}: data row {row + 1}: column '{column}' "
-                    f"= {frame[column].iloc[row]!r}, expected an integer"
-                )
-            frame = frame.assign(**{column: converted.astype("int64")})
+        if dtype == "str":
+            continue
+        converted = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+        bad = converted.isna() | ((converted != converted.round()) if dtype == "int64" else False)
+        if bad.any():
+            row = int(bad.idxmax())
+            expected = "an integer" if dtype == "int64" else "a number"
+            raise DataError(f"{path}: data row {row + 1}: column '{column}' = {frame[column].iloc[row]!r}, expected {expected}")
+        frame = frame.assign(**{column: converted.astype(dtype)})
     return frame

@@ -1,6 +1,7 @@
 """Validation metrics shared by every model, under the same keys so `dvc metrics diff` lines them up."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from sklearn.metrics import (
     accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score, roc_curve,
 )
 
+from complaints.config import require
 from complaints.io import atomic_dir, write_json, write_table
 
 
@@ -70,3 +72,41 @@ def write_evaluation(
         )
     write_json(metrics, metrics_path)
     return metrics
+
+
+def seed_spread(per_seed: dict[int, dict]) -> dict:
+    """AUC and accuracy per seed with their mean, sample standard deviation, min and max."""
+    spread: dict = {"seeds": len(per_seed)}
+    for name in ("auc", "accuracy"):
+        values = np.array([metrics[name] for metrics in per_seed.values()])
+        spread |= {f"{name}_mean": float(values.mean()), f"{name}_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                   f"{name}_min": float(values.min()), f"{name}_max": float(values.max())}
+        spread |= {f"{name}_seed_{seed}": float(metrics[name]) for seed, metrics in per_seed.items()}
+    return spread
+
+
+@dataclass(frozen=True)
+class CompareParams:
+    """The `compare` section: bootstrap resamples and their seed."""
+
+    resamples: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.resamples >= 100, "compare.resamples", self.resamples, "an integer >= 100")
+
+
+def bootstrap_auc_difference(
+    labels: np.ndarray, probability: np.ndarray, reference_probability: np.ndarray, resamples: int, seed: int
+) -> dict:
+    """AUC(probability) - AUC(reference) on the same tweets, with a paired percentile bootstrap 95% interval."""
+    generator = np.random.default_rng(seed)
+    differences = []
+    while len(differences) < resamples:
+        rows = generator.integers(0, len(labels), len(labels))
+        if labels[rows].min() == labels[rows].max():
+            continue  # AUC needs both classes in the resample
+        differences.append(roc_auc_score(labels[rows], probability[rows]) - roc_auc_score(labels[rows], reference_probability[rows]))
+    low, high = np.percentile(differences, [2.5, 97.5])
+    difference = roc_auc_score(labels, probability) - roc_auc_score(labels, reference_probability)
+    return {"difference": float(difference), "ci_low": float(low), "ci_high": float(high)}

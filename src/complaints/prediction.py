@@ -1,4 +1,4 @@
-"""Test-set predictions: threshold the non-complaint probability, summarize, sample for review."""
+"""Test-set predictions: label by a threshold, summarize, sample for review."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,35 +6,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from complaints.config import require
-
 
 @dataclass(frozen=True)
 class PredictParams:
-    """The `predict` section: the tutorial's threshold and the review sample."""
+    """The `predict` section: how the test tweets are scored."""
 
-    threshold: float = 0.9
-    review_size: int = 20
-    review_seed: int = 42
     int8: bool = False
 
-    def __post_init__(self) -> None:
-        require(0 < self.threshold < 1, "predict.threshold", self.threshold, "a number strictly between 0 and 1")
-        require(self.review_size >= 0, "predict.review_size", self.review_size, "an integer >= 0")
 
-
-def label_predictions(test: pd.DataFrame, non_complaint_probability: np.ndarray, threshold: float) -> pd.DataFrame:
+def label_predictions(scores: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """`id, text, probability, label`: label 1 (non-complaint) where probability > threshold, as the tutorial."""
-    return test[["id", "text"]].assign(
-        probability=non_complaint_probability, label=(non_complaint_probability > threshold).astype(int)
-    )
-
-
-def prediction_summary(predictions: pd.DataFrame, threshold: float) -> dict:
-    """The threshold and how many test tweets it calls non-complaints."""
-    count = int(predictions["label"].sum())
-    return {"threshold": threshold, "non_complaints": count, "non_complaint_share": count / len(predictions),
-            "tweets": len(predictions)}
+    return scores[["id", "text", "probability"]].assign(label=(scores["probability"] > threshold).astype(int))
 
 
 def share_sweep(non_complaint_probability: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Fine-tuning and inference: length-grouped batches with dynamic padding, the tutorial's optimizer and schedule."""
+"""Fine-tuning and inference: length-grouped batches with dynamic padding, the tutorial's optimizer and schedule,
+an inner dev split held out of the training data to pick the best epoch."""
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -21,14 +23,20 @@ from transformers import get_linear_schedule_with_warmup
 from complaints.config import require
 from complaints.io import DataError, read_arrays
 from complaints.metrics import classification_metrics
-from complaints.model import ComplaintClassifier
+from complaints.model import POOLINGS, ComplaintClassifier, pretrained_classifier
+from complaints.runtime import configure_torch
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    """The `train` section: the tutorial's recipe (AdamW, linear schedule without warmup, clip 1.0)."""
+    """A training recipe (the `train` and `tutorial` sections): AdamW, linear schedule, clip 1.0, pooling, epoch choice.
+
+    With `dev_size` > 0 a stratified share of the training data is held out as a dev split, scored after each
+    epoch; with `best_epoch` the weights of the epoch with the best dev AUC are kept. The validation split is
+    never used for a choice.
+    """
 
     seed: int = 42
     epochs: int = 2
@@ -41,8 +49,18 @@ class TrainParams:
     head_hidden: int = 50
     freeze_bert: bool = False
     eval_batch_size: int = 128
+    pooling: str = "cls"
+    dev_size: float = 0.0
+    dev_seed: int = 2020
+    best_epoch: bool = False
+    spread_seeds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        require(self.pooling in POOLINGS, "train.pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
+        require(0 <= self.dev_size < 1, "train.dev_size", self.dev_size, "a share in [0, 1)")
+        require(not self.best_epoch or self.dev_size > 0, "train.best_epoch", self.best_epoch,
+                "false unless train.dev_size > 0 (the best epoch is chosen on the dev split)")
+        object.__setattr__(self, "spread_seeds", tuple(self.spread_seeds))
         require(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
         require(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
         require(self.eval_batch_size >= 1, "train.eval_batch_size", self.eval_batch_size, "an integer >= 1")
@@ -79,6 +97,11 @@ class Tokens:
         return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in
                      ("ids", "input_ids", "attention_mask", "labels")))
 
+    def subset(self, rows: np.ndarray) -> Tokens:
+        """The given rows only."""
+        return Tokens(self.ids[rows], self.input_ids[rows], self.attention_mask[rows],
+                      None if self.labels is None else self.labels[rows])
+
     @functools.cached_property
     def lengths(self) -> np.ndarray:
         """Tokens per tweet, special tokens included."""
@@ -94,6 +117,16 @@ class Tokens:
         if self.labels is not None:
             batch["labels"] = torch.from_numpy(self.labels[indices].astype(np.int64))
         return batch
+
+
+def hold_out_dev(tokens: Tokens, share: float, seed: int) -> tuple[Tokens, Tokens | None]:
+    """(train, dev): a stratified, seeded `share` of the rows held out as dev; no dev when share is 0."""
+    if share == 0:
+        return tokens, None
+    train_rows, dev_rows = train_test_split(
+        np.arange(len(tokens.ids)), test_size=share, random_state=seed, stratify=tokens.labels
+    )
+    return tokens.subset(np.sort(train_rows)), tokens.subset(np.sort(dev_rows))
 
 
 class LengthGroupedBatches(Sampler[list[int]]):
@@ -151,23 +184,36 @@ def non_complaint_probability(logits: torch.Tensor) -> np.ndarray:
     return torch.softmax(logits, dim=1)[:, 1].numpy().astype(np.float64)
 
 
-def validation_row(model: ComplaintClassifier, tokens: Tokens, batch_size: int, device: torch.device) -> dict:
-    """Validation loss, accuracy and AUC, as the tutorial's per-epoch table."""
+def score(model: ComplaintClassifier, tokens: Tokens, batch_size: int, device: torch.device) -> np.ndarray:
+    """Non-complaint probability of every row."""
+    return non_complaint_probability(predict_logits(model, tokens, batch_size, device))
+
+
+def dev_row(model: ComplaintClassifier, tokens: Tokens, batch_size: int, device: torch.device) -> dict:
+    """Dev loss, accuracy and AUC, as the tutorial's per-epoch table."""
     logits = predict_logits(model, tokens, batch_size, device)
     metrics = classification_metrics(tokens.labels, non_complaint_probability(logits))
     loss = F.cross_entropy(logits, torch.from_numpy(tokens.labels.astype(np.int64))).item()
-    return {"val_loss": loss, "val_accuracy": metrics["accuracy"], "val_auc": metrics["auc"]}
+    return {"dev_loss": loss, "dev_accuracy": metrics["accuracy"], "dev_auc": metrics["auc"]}
+
+
+def best_epoch(history: list[dict]) -> int:
+    """The epoch (from 1) with the highest dev AUC; the first of ties."""
+    return max(history, key=lambda row: (row["dev_auc"], -row["epoch"]))["epoch"]
 
 
 def fine_tune(
     model: ComplaintClassifier,
     train: Tokens,
-    validation: Tokens | None,
+    dev: Tokens | None,
     params: TrainParams,
     accelerator: Accelerator,
     on_epoch: Callable[[dict], None] = lambda row: None,
 ) -> list[dict]:
-    """Train with AdamW and a linear schedule; after each epoch report train loss and validation metrics."""
+    """Train with AdamW and a linear schedule; after each epoch report train loss and dev metrics.
+
+    With `params.best_epoch` the model ends with the weights of its best dev-AUC epoch, not its last.
+    """
     sampler = LengthGroupedBatches(train.lengths, params.batch_size, params.seed)
     loader = DataLoader(range(len(train.ids)), batch_sampler=sampler, collate_fn=train.batch)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
@@ -184,7 +230,7 @@ def fine_tune(
         len(train.ids), params.epochs, len(loader), params.batch_size, total_steps,
         accelerator.device, accelerator.mixed_precision,
     )
-    history = []
+    history, best_state = [], None
     for epoch in range(params.epochs):
         sampler.set_epoch(epoch)
         model.train()
@@ -202,11 +248,36 @@ def fine_tune(
             loss_sum += loss.detach()
         row = {"epoch": epoch + 1, "train_loss": (loss_sum / len(loader)).item(),
                "seconds": time.perf_counter() - started}
-        if validation is not None:
-            row.update(validation_row(accelerator.unwrap_model(model), validation, params.eval_batch_size, accelerator.device))
+        if dev is not None:
+            row.update(dev_row(accelerator.unwrap_model(model), dev, params.eval_batch_size, accelerator.device))
         history.append(row)
+        if params.best_epoch and best_epoch(history) == row["epoch"]:
+            # A CPU copy: the best weights survive the next epoch's updates.
+            best_state = {name: tensor.detach().to("cpu", copy=True)
+                          for name, tensor in accelerator.unwrap_model(model).state_dict().items()}
         on_epoch(row)
+    if best_state is not None:
+        accelerator.unwrap_model(model).load_state_dict(best_state)
     return history
+
+
+def train_classifier(
+    location: str, labeled: Tokens, params: TrainParams, accelerator: Accelerator,
+    on_epoch: Callable[[dict], None] = lambda row: None,
+) -> tuple[ComplaintClassifier, list[dict], Tokens | None]:
+    """Seed, hold out the dev split, fine-tune a fresh head on the pretrained encoder: (model, history, dev)."""
+    configure_torch(params.seed)
+    train, dev = hold_out_dev(labeled, params.dev_size, params.dev_seed)
+    model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling)
+    history = fine_tune(model, train, dev, params, accelerator, on_epoch)
+    return accelerator.unwrap_model(model), history, dev
+
+
+def chosen_epoch_summary(record: dict) -> dict:
+    """From a training.json: epochs trained, the epoch kept and, when a dev split was held out, its dev AUC."""
+    row = record["history"][record["chosen_epoch"] - 1]
+    summary = {"epochs": len(record["history"]), "chosen_epoch": record["chosen_epoch"]}
+    return summary | ({"dev_auc": row["dev_auc"]} if "dev_auc" in row else {})
 
 
 def without_timings(history: list[dict]) -> list[dict]:
@@ -216,12 +287,12 @@ def without_timings(history: list[dict]) -> list[dict]:
 
 def epoch_table(history: list[dict]) -> str:
     """The tutorial's per-epoch table."""
-    header = f"{'Epoch':^7} | {'Train Loss':^10} | {'Val Loss':^8} | {'Val Acc':^7} | {'Val AUC':^7} | {'Elapsed':^7}"
+    header = f"{'Epoch':^7} | {'Train Loss':^10} | {'Dev Loss':^8} | {'Dev Acc':^7} | {'Dev AUC':^7} | {'Elapsed':^7}"
     lines = [header, "-" * len(header)]
     for row in history:
         validation = (
-            f"{row['val_loss']:^8.6f} | {100 * row['val_accuracy']:^7.2f} | {row['val_auc']:^7.4f}"
-            if "val_loss" in row else f"{'-':^8} | {'-':^7} | {'-':^7}"
+            f"{row['dev_loss']:^8.6f} | {100 * row['dev_accuracy']:^7.2f} | {row['dev_auc']:^7.4f}"
+            if "dev_loss" in row else f"{'-':^8} | {'-':^7} | {'-':^7}"
         )
         lines.append(f"{row['epoch']:^7} | {row['train_loss']:^10.6f} | {validation} | {row['seconds']:^7.1f}")
     return "\n".join(lines)

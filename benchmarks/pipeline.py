@@ -1,0 +1,55 @@
+"""Time the whole default pipeline: `dvc repro --force`, every stage's wall time from DVC's own log lines.
+
+Run:  python -m benchmarks.pipeline    # about 20 minutes on 2 cores; reruns every stage
+Writes benchmarks/results/pipeline.json and a dated copy; `python -m benchmarks.report` puts the figures in README.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.compare import RESULTS, ROOT, cpu_model
+
+STAGE_LINE = re.compile(r"Running stage '([\w@-]+)'")
+
+
+def timed_repro() -> dict:
+    """Run `dvc repro --force` and time each stage from its 'Running stage' line to the next one."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    started = time.perf_counter()
+    marks: list[tuple[str, float]] = []
+    with subprocess.Popen([dvc, "repro", "--force"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            if match := STAGE_LINE.search(line):
+                marks.append((match.group(1), time.perf_counter() - started))
+    if process.returncode != 0:
+        raise SystemExit(f"dvc repro failed with exit code {process.returncode}")
+    total = time.perf_counter() - started
+    ends = [at for _, at in marks[1:]] + [total]
+    return {"total_s": total, "stages_s": {name: end - at for (name, at), end in zip(marks, ends)}}
+
+
+def main() -> None:
+    """Time the pipeline, print the figures, save the JSON."""
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+        **timed_repro(),
+    }
+    print(json.dumps(result, indent=2))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for name in ("pipeline.json", f"pipeline-{result['date'][:10]}.json"):
+        (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from complaints.ensemble import EnsembleParams, combine, dev_auc, fit_stacker, stack_features
+from complaints.metrics import bootstrap_auc_difference, seed_spread
+
+
+def two_models(count: int = 400, seed: int = 0):
+    """Labels and two noisy scores that each carry part of the signal."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    strong = 1 / (1 + np.exp(-(2 * labels - 1 + rng.normal(0, 1.2, count))))
+    weak = 1 / (1 + np.exp(-(0.5 * (2 * labels - 1) + rng.normal(0, 1.2, count))))
+    return labels, strong, weak
+
+
+def test_average_is_the_mean_of_probabilities():
+    assert combine("average", np.array([0.2, 0.8]), np.array([0.4, 0.4]), None).tolist() == pytest.approx([0.3, 0.6])
+
+
+def test_stacker_weights_the_stronger_model_more_and_scores_out_of_fold():
+    labels, strong, weak = two_models()
+    stacker = fit_stacker(stack_features(strong, weak), labels)
+    assert stacker.coef_[0][0] > stacker.coef_[0][1] > 0
+    probability = combine("stack", strong, weak, stacker)
+    assert ((probability > 0) & (probability < 1)).all()
+    honest = dev_auc("stack", labels, strong, weak, EnsembleParams(method="stack"))
+    from sklearn.metrics import roc_auc_score
+    assert honest <= roc_auc_score(labels, probability) + 1e-9
+
+
+def test_stacker_folds_beyond_the_smaller_dev_class_are_rejected_with_the_key():
+    from complaints.config import ParamsError
+
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    with pytest.raises(ParamsError, match=r"ensemble\.cv_folds.*got 5, expected at most 3"):
+        dev_auc("stack", labels, np.linspace(0, 1, 8), np.linspace(0, 1, 8), EnsembleParams(method="stack"))
+
+
+def test_stack_features_survive_probabilities_of_exactly_0_and_1():
+    assert np.isfinite(stack_features(np.array([0.0, 1.0]), np.array([1.0, 0.0]))).all()
+
+
+def test_bootstrap_interval_brackets_the_difference_and_is_zero_for_one_model():
+    labels, strong, weak = two_models()
+    difference = bootstrap_auc_difference(labels, strong, weak, 300, seed=1)
+    assert difference["ci_low"] < difference["difference"] < difference["ci_high"] and difference["ci_low"] > 0
+    same = bootstrap_auc_difference(labels, strong, strong, 100, seed=1)
+    assert same == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+
+
+def test_seed_spread():
+    spread = seed_spread({1: {"auc": 0.8, "accuracy": 0.7}, 2: {"auc": 0.9, "accuracy": 0.8}, 3: {"auc": 0.85, "accuracy": 0.75}})
+    assert spread["seeds"] == 3 and spread["auc_mean"] == pytest.approx(0.85) and spread["auc_std"] == pytest.approx(0.05)
+    assert spread["auc_seed_2"] == 0.9 and spread["accuracy_min"] == 0.7
