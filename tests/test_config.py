@@ -67,3 +67,12 @@ def test_range_checks_name_the_key():
 def test_alpha_grid_is_exact():
     grid = BaselineParams().alpha_grid()
     assert len(grid) == 90 and grid[0] == 1.0 and grid[-1] == 9.9 and 1.8 in grid
+
+
+def test_a_recipe_read_from_another_section_names_that_section():
+    from complaints.training import TrainParams
+
+    with pytest.raises(ParamsError, match=r"params key 'tutorial\.lr': got 0\.0, expected a positive number"):
+        from_mapping(TrainParams, "tutorial", {"lr": 0.0})
+    with pytest.raises(ParamsError, match=r"params key 'train\.best_epoch'"):
+        from_mapping(TrainParams, "train", {"best_epoch": True, "dev_size": 0.0})

@@ -106,7 +106,13 @@ def from_mapping(cls: type[T], section: str, mapping: Any) -> T:
                 raise ParamsError(f"params key '{key}' is missing")
             continue
         values[name] = _coerce(key, mapping[name], hints[name])
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ParamsError as error:
+        # A dataclass's own checks name keys by its usual section (`SECTION`); a recipe read from another
+        # section (`tutorial` holds TrainParams) must name that one.
+        home = getattr(cls, "SECTION", section)
+        raise ParamsError(str(error).replace(f"'{home}.", f"'{section}.")) from None
 
 
 def read_params(path: Path) -> dict:

@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ class TrainParams:
     epoch; with `best_epoch` the weights of the epoch with the best dev AUC are kept. The validation split is
     never used for a choice.
     """
+
+    SECTION: ClassVar[str] = "train"
 
     seed: int = 42
     epochs: int = 2
