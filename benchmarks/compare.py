@@ -114,7 +114,9 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
         int8 = {
             "int8_inference_tweets_per_s": len(int8_test) / int8_seconds,
             "int8_val_f1_drop_points": 100 * (validation["f1"] - int8_validation["f1"]),
-            "int8_test_count_change": float((int8_test > 0.9).sum() / max(1, (test_probability > 0.9).sum()) - 1),
+            # No fp32 tweet above 0.9 leaves no count to compare with: null, not -100%.
+            "int8_test_count_change": (float((int8_test > 0.9).sum() / (test_probability > 0.9).sum() - 1)
+                                       if (test_probability > 0.9).any() else None),
         }
     seconds_per_epoch = float(np.mean(epoch_seconds))
     flop = training_flop(non_embedding_params(encoder), padded_tokens)

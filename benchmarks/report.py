@@ -30,6 +30,11 @@ ROWS = [
 ]
 
 
+def count_change(change: float | None) -> str:
+    """A relative change, or n/a when there was nothing to compare with."""
+    return "n/a" if change is None else f"{change:+.1%}"
+
+
 def table(result: dict) -> str:
     """The ours-vs-reference table with ratios, then the stage timings."""
     lines = [
@@ -48,7 +53,7 @@ def table(result: dict) -> str:
                   f"{ours['int8_inference_tweets_per_s']:,.0f} tweets/s "
                   f"({ours['int8_inference_tweets_per_s'] / result['reference']['inference_tweets_per_s']:.1f}x the tutorial), "
                   f"validation F1 {-ours['int8_val_f1_drop_points']:+.2f} points, test tweets > 0.9 "
-                  f"{ours['int8_test_count_change']:+.1%} against fp32; accepted only with a drop of at most 0.5 point "
+                  f"{count_change(ours['int8_test_count_change'])} against fp32; accepted only with a drop of at most 0.5 point "
                   f"and a count within 5%."]
     stages = result["stages"]
     noop = "not up to date" if stages["dvc_repro_noop_s"] is None else f"{stages['dvc_repro_noop_s']:.2f} s"
