@@ -44,17 +44,18 @@ def confusion_rows(labels: np.ndarray, non_complaint_probability: np.ndarray, th
 SWEEP_THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)
 
 
+def scores_at(labels: np.ndarray, non_complaint_probability: np.ndarray, threshold: float) -> dict:
+    """Precision, recall and F1 of non-complaint when labeling `probability > threshold`."""
+    predicted = (non_complaint_probability > threshold).astype(int)
+    return {name: float(metric(labels, predicted, zero_division=0))
+            for name, metric in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score))}
+
+
 def threshold_sweep(labels: np.ndarray, non_complaint_probability: np.ndarray) -> pd.DataFrame:
     """Validation precision and recall of non-complaint when labeling `probability > threshold`."""
-    rows = []
-    for threshold in SWEEP_THRESHOLDS:
-        predicted = (non_complaint_probability > threshold).astype(int)
-        rows.append({
-            "threshold": float(threshold),
-            "precision": float(precision_score(labels, predicted, zero_division=0)),
-            "recall": float(recall_score(labels, predicted, zero_division=0)),
-        })
-    return pd.DataFrame(rows)
+    rows = [{"threshold": float(threshold), **scores_at(labels, non_complaint_probability, threshold)}
+            for threshold in SWEEP_THRESHOLDS]
+    return pd.DataFrame(rows)[["threshold", "precision", "recall"]]
 
 
 def write_evaluation(

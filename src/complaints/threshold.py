@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_recall_curve, precision_score, recall_score
+from sklearn.metrics import precision_recall_curve
 
 from complaints.config import ParamsError, require
 
@@ -72,13 +72,6 @@ def choose_threshold(params: ThresholdParams, labels: np.ndarray, val_probabilit
     if params.strategy == "max_f1":
         return max_f1_threshold(labels, val_probability)
     return precision_threshold(labels, val_probability, params.target_precision)
-
-
-def scores_at(labels: np.ndarray, probability: np.ndarray, threshold: float) -> dict:
-    """Precision, recall and F1 of non-complaint when labeling `probability > threshold`."""
-    predicted = (probability > threshold).astype(int)
-    return {name: float(metric(labels, predicted, zero_division=0))
-            for name, metric in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score))}
 
 
 def estimate_prior(probability: np.ndarray, training_prior: float, tolerance: float = 1e-8,
