@@ -2,21 +2,23 @@
 VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup pipeline test check-plots
+.PHONY: setup pipeline test check-plots check-report
 
 setup: $(VENV)/.installed
 
+# A failed install stops here: no `|| true`, and .installed is only written after every step succeeded.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/pip install --quiet -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.ensemble, stages.compare, stages.predict, stages.threshold"
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.ensemble, stages.compare, stages.predict, stages.threshold, complaints.console, complaints.service"
 	touch $@
 
 pipeline: setup
 	dvc repro
-	dvc metrics show
+	complaints summary
 
 test: setup
 	pytest
@@ -24,3 +26,7 @@ test: setup
 # Render `dvc plots show` offline and check every chart in headless Chromium (Debian: apt-get install chromium).
 check-plots: setup
 	bash checks/plots.sh
+
+# Render reports/report.md to HTML and check it in headless Chromium as a reviewer would see it.
+check-report: setup
+	bash checks/report.sh

@@ -44,7 +44,8 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
 
     from benchmarks import reference
     from complaints.config import load_section
-    from complaints.encoding import ModelParams, TokenizeParams, encode, load_tokenizer, resolve_model
+    from complaints.encoding import encode
+    from complaints.pretrained import ModelParams, TokenizeParams, load_tokenizer, resolve_model
     from complaints.metrics import classification_metrics
     from complaints.runtime import configure_torch
     from complaints.training import TrainParams
@@ -83,12 +84,14 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
     else:
         from accelerate import Accelerator
 
+        from complaints.inference import score
         from complaints.model import pretrained_classifier
-        from complaints.training import LengthGroupedBatches, Tokens, fine_tune, score
+        from complaints.tokens import Tokens
+        from complaints.training import LengthGroupedBatches, fine_tune
 
         tokens = {split: Tokens(tables[split]["id"].to_numpy(), encoded[split]["input_ids"], encoded[split]["attention_mask"],
                                 labels.get(split)) for split in tables}
-        model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling)
+        model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_len)
         history = fine_tune(model, tokens["train"], None, TrainParams(**{**params.__dict__, "epochs": epochs}),
                             Accelerator(cpu=True))
         epoch_seconds = [row["seconds"] for row in history]
@@ -102,22 +105,6 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
     test_probability = predict("test")
     inference_seconds = time.perf_counter() - started
     validation = classification_metrics(labels["val"], np.asarray(predict("val"), dtype=float))
-    int8 = {}
-    if name == "ours":
-        from complaints.model import quantized_int8
-
-        model = quantized_int8(model)
-        started = time.perf_counter()
-        int8_test = predict("test")
-        int8_seconds = time.perf_counter() - started
-        int8_validation = classification_metrics(labels["val"], predict("val"))
-        int8 = {
-            "int8_inference_tweets_per_s": len(int8_test) / int8_seconds,
-            "int8_val_f1_drop_points": 100 * (validation["f1"] - int8_validation["f1"]),
-            # No fp32 tweet above 0.9 leaves no count to compare with: null, not -100%.
-            "int8_test_count_change": (float((int8_test > 0.9).sum() / (test_probability > 0.9).sum() - 1)
-                                       if (test_probability > 0.9).any() else None),
-        }
     seconds_per_epoch = float(np.mean(epoch_seconds))
     flop = training_flop(non_embedding_params(encoder), padded_tokens)
     return {
@@ -133,7 +120,6 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
         "val_auc": validation["auc"],
         "val_accuracy": validation["accuracy"],
         "val_f1": validation["f1"],
-        **int8,
     }
 
 
@@ -159,6 +145,19 @@ def stage_timings(scratch: Path) -> dict:
     up_to_date = json.loads(subprocess.run([dvc, "status", "--json"], cwd=ROOT, capture_output=True, text=True).stdout or "{}") == {}
     timings["dvc_repro_noop_s"] = min(wall_seconds([dvc, "repro"]) for _ in range(3)) if up_to_date else None
     return timings
+
+
+def run_header() -> dict:
+    """When and where a benchmark ran: the UTC date and the machine."""
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()}}
+
+
+def save(result: dict, name: str) -> None:
+    """Write `result` as benchmarks/results/NAME.json and a dated copy, to compare over time."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for path in (RESULTS / f"{name}.json", RESULTS / f"{name}-{result['date'][:10]}.json"):
+        path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def cpu_model() -> str:
@@ -192,18 +191,15 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         stages = stage_timings(Path(scratch))
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **run_header(),
         "mode": "short" if args.short else "full",
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
         "reference": figures["reference"],
         "ours": figures["ours"],
         "ratio": {key: figures["ours"][key] / figures["reference"][key] for key in figures["reference"]
                   if isinstance(figures["reference"][key], float) and figures["reference"][key]},
         "stages": stages,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for path in (RESULTS / f"{result['mode']}.json", RESULTS / f"{result['mode']}-{result['date'][:10]}.json"):
-        path.write_text(json.dumps(result, indent=2) + "\n")
+    save(result, result["mode"])
     from benchmarks.report import table
 
     print(table(result))

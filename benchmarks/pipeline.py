@@ -6,16 +6,13 @@ Writes benchmarks/results/pipeline.json and a dated copy; `python -m benchmarks.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.compare import RESULTS, ROOT, cpu_model
+from benchmarks.compare import ROOT, run_header, save
 
 STAGE_LINE = re.compile(r"Running stage '([\w@-]+)'")
 
@@ -40,15 +37,9 @@ def timed_repro() -> dict:
 
 def main() -> None:
     """Time the pipeline, print the figures, save the JSON."""
-    result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
-        **timed_repro(),
-    }
+    result = {**run_header(), **timed_repro()}
     print(json.dumps(result, indent=2))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for name in ("pipeline.json", f"pipeline-{result['date'][:10]}.json"):
-        (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    save(result, "pipeline")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
+ENGINES_START, ENGINES_END = "<!-- engines:start -->", "<!-- engines:end -->"
+SERVING_START, SERVING_END = "<!-- serving:start -->", "<!-- serving:end -->"
+ENGINE_NAMES = {"reference": "tutorial's code (PyTorch, padded to 64)", "torch": "ours, PyTorch fp32",
+                "onnx": "ours, ONNX Runtime fp32 (default)", "onnx-int8": "ours, ONNX Runtime int8"}
 # The tutorial's bert-base-uncased on a GPU: its notebook's run, and the original post's.
 PUBLISHED = {"auc": 0.9048, "accuracy": 0.8059, "post_auc": 0.9006, "post_accuracy": 0.8265}
 TARGET = {"auc": 0.905, "accuracy": 0.827}
@@ -30,11 +34,6 @@ ROWS = [
 ]
 
 
-def count_change(change: float | None) -> str:
-    """A relative change, or n/a when there was nothing to compare with."""
-    return "n/a" if change is None else f"{change:+.1%}"
-
-
 def table(result: dict) -> str:
     """The ours-vs-reference table with ratios, then the stage timings."""
     lines = [
@@ -48,13 +47,6 @@ def table(result: dict) -> str:
         ratio = result["ratio"].get(key)
         lines.append(f"| {label} | {fmt.format(result['reference'][key])} | {fmt.format(result['ours'][key])} | "
                      f"{'' if ratio is None else f'{ratio:.2f}x'} |")
-    ours = result["ours"]
-    lines += ["", f"Optional int8 inference (`predict.int8`, per-channel dynamic quantization): "
-                  f"{ours['int8_inference_tweets_per_s']:,.0f} tweets/s "
-                  f"({ours['int8_inference_tweets_per_s'] / result['reference']['inference_tweets_per_s']:.1f}x the tutorial), "
-                  f"validation F1 {-ours['int8_val_f1_drop_points']:+.2f} points, test tweets > 0.9 "
-                  f"{count_change(ours['int8_test_count_change'])} against fp32; accepted only with a drop of at most 0.5 point "
-                  f"and a count within 5%."]
     stages = result["stages"]
     noop = "not up to date" if stages["dvc_repro_noop_s"] is None else f"{stages['dvc_repro_noop_s']:.2f} s"
     lines += ["", f"Stage wall times, imports included: baseline {stages['baseline_stage_s']:.1f} s, "
@@ -81,10 +73,10 @@ def results_table(timing: dict) -> str:
         f"| TF-IDF + NB baseline (alpha {baseline['alpha']}) | {baseline['auc']:.4f} | {baseline['accuracy']:.2%} "
         f"| 5-fold CV AUC {baseline['cv_auc']:.4f} | {minutes('baseline')} |",
         f"| tutorial recipe, embedded MiniLM (`tutorial`: cls, {tutorial['epochs']} epochs) | {tutorial['auc']:.4f} "
-        f"| {tutorial['accuracy']:.2%} | | {minutes('tutorial')} |",
+        f"| {tutorial['accuracy']:.2%} | | {minutes('train@tutorial')} |",
         f"| new default, seed {train['seed']} (`train`: {train['pooling']} pooling, lr {train['lr']:g}, "
         f"epoch {default['chosen_epoch']} of {default['epochs']} kept) | {default['auc']:.4f} | {default['accuracy']:.2%} "
-        f"| dev AUC {default['dev_auc']:.4f} | {minutes('train')} |",
+        f"| dev AUC {default['dev_auc']:.4f} | {minutes('train@bert')} |",
         f"| new default, {seeds['seeds']} seeds: mean ± sd (min-max) | {seeds['auc_mean']:.4f} ± {seeds['auc_std']:.4f} "
         f"({seeds['auc_min']:.4f}-{seeds['auc_max']:.4f}) | {seeds['accuracy_mean']:.2%} ± {100 * seeds['accuracy_std']:.2f} "
         f"| | {minutes('seeds')} for {seeds['seeds'] - 1} more |",
@@ -112,6 +104,49 @@ def results_table(timing: dict) -> str:
     return "\n".join(lines)
 
 
+def engines_table(result: dict) -> str:
+    """Each engine's speed, latency, memory and share of the fp32 peak, and its agreement with PyTorch."""
+    engines = result["engines"]
+    lines = [
+        f"Benchmark `engines`, {result['date']}, {result['machine']['cpu']} ({result['machine']['cores']} cores): "
+        f"{result['tweets']:,} raw test tweets to probabilities, tokenization included, each engine in its own process. "
+        f"Encoder matmul work per second against the two cores' fp32 peak: measured (best 2048x2048 float32 matrix "
+        f"multiply, {result['measured_peak_gflops']:.0f} GFLOP/s) and nominal (AVX2 FMA at 2.7 GHz, "
+        f"{result['nominal_peak_gflops']:.0f} GFLOP/s); int8 does the same work in fewer, narrower operations.",
+        "",
+        "| engine | tweets/s | vs tutorial | latency p50 / p95, one tweet | peak memory | of fp32 peak: measured (nominal) | largest probability change | labels kept at "
+        f"{result['threshold']:g} | non-complaints |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in engines.items():
+        agreement = (f"{row['max_probability_change']:.1e} | {row['labels_kept']:.2%} | {row['non_complaints']:,} "
+                     f"({row['non_complaints_change']:+d})" if name != "reference" else "| |")
+        speed = f"{row['speed_vs_reference']:.2f}x" if name != "reference" else "1.00x"
+        lines.append(f"| {ENGINE_NAMES[name]} | {row['tweets_per_s']:,.0f} | {speed} | {row['latency_p50_ms']:.0f} / "
+                     f"{row['latency_p95_ms']:.0f} ms | {row['peak_rss_mb']:,.0f} MB | {row['fraction_of_measured_peak']:.0%} "
+                     f"({row['fraction_of_fp32_peak']:.0%}) | "
+                     f"{agreement} |")
+    return "\n".join(lines)
+
+
+def serving_table(result: dict) -> str:
+    """Latency through the predictor and the service, and the CLI on a file."""
+    predictor, service, cli = result["predictor"], result["service"], result["cli"]
+    return "\n".join([
+        f"Benchmark `serving`, {result['date']}, {result['machine']['cpu']} ({result['machine']['cores']} cores), "
+        f"engine `{result.get('engine', 'onnx')}`:",
+        "",
+        "| measure | figure |",
+        "|---|---:|",
+        f"| one tweet through the predictor, in process: p50 / p95 | {predictor['p50_ms']:.1f} / {predictor['p95_ms']:.1f} ms |",
+        f"| one tweet through `POST /predict` on 127.0.0.1: p50 / p95 | {service['p50_ms']:.1f} / {service['p95_ms']:.1f} ms |",
+        f"| service start-up until `/health` answers | {service['start_up_s']:.1f} s |",
+        f"| `complaints predict` on one tweet, start-up included | {cli['one_tweet_s']:.1f} s |",
+        f"| `complaints predict` on a {cli['file_tweets']:,}-tweet CSV into Parquet | {cli['file_s']:.1f} s, "
+        f"{cli['file_tweets_per_s']:,.0f} tweets/s |",
+    ])
+
+
 def replace_block(text: str, start: str, end: str, block: str) -> str:
     """`text` with the part between the markers `start` and `end` replaced by `block`."""
     head, rest = text.split(start, 1)
@@ -120,12 +155,15 @@ def replace_block(text: str, start: str, end: str, block: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Replace the README's results and benchmark blocks."""
+    """Replace the README's results, benchmark, engines and serving blocks."""
     path = Path((argv or sys.argv[1:] or [ROOT / "benchmarks" / "results" / "full.json"])[0])
     readme = ROOT / "README.md"
     text = replace_block(readme.read_text(), START, END, table(json.loads(path.read_text())))
-    timing = json.loads((ROOT / "benchmarks" / "results" / "pipeline.json").read_text())
-    readme.write_text(replace_block(text, RESULTS_START, RESULTS_END, results_table(timing)))
+    results = ROOT / "benchmarks" / "results"
+    text = replace_block(text, RESULTS_START, RESULTS_END, results_table(json.loads((results / "pipeline.json").read_text())))
+    text = replace_block(text, ENGINES_START, ENGINES_END, engines_table(json.loads((results / "engines.json").read_text())))
+    text = replace_block(text, SERVING_START, SERVING_END, serving_table(json.loads((results / "serving.json").read_text())))
+    readme.write_text(text)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from complaints import cli
 from complaints.baseline import BaselineParams, fit_baseline
 from complaints.config import load_section, project_root, resolve_path
 from complaints.io import atomic_path, read_parquet, write_table
-from complaints.metrics import write_evaluation
+from complaints.reporting import write_evaluation
 from complaints.text import english_stopwords
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 from complaints import cli
 from complaints.config import load_section
 from complaints.io import DataError, read_probabilities, write_json
-from complaints.metrics import CompareParams, bootstrap_auc_difference
+from complaints.reporting import CompareParams, bootstrap_auc_difference
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     tables = {name: read_probabilities(args.plots / name / "val_probabilities.csv") for name in args.candidates + args.references}
     first = tables[args.references[0]]
     labels = first["label"].to_numpy()
+    if np.unique(labels).size < 2:
+        raise DataError(f"{args.plots / args.references[0] / 'val_probabilities.csv'}: every label is {labels[0]}; "
+                        f"an AUC difference needs validation tweets of both classes")
     for name, table in tables.items():
         if not np.array_equal(table[["id", "label"]].to_numpy(), first[["id", "label"]].to_numpy()):
             raise DataError(f"{args.plots / name / 'val_probabilities.csv'}: not the same validation tweets as {args.references[0]}")

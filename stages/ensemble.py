@@ -20,7 +20,7 @@ from complaints import cli
 from complaints.config import load_section
 from complaints.ensemble import EnsembleParams, combine, dev_auc, fit_stacker, stack_features
 from complaints.io import DataError, read_probabilities
-from complaints.metrics import write_evaluation
+from complaints.reporting import write_evaluation
 
 logger = logging.getLogger(__name__)
 

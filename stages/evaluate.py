@@ -1,6 +1,6 @@
 """Evaluate a fine-tuned model on the validation split, once, with the baseline's metric keys.
 
-Reads: models/bert (or models/tutorial), data/tokens/val.safetensors, params `train.eval_batch_size`.
+Reads: models/bert (or models/tutorial), data/tokens/val.safetensors, params `evaluate.batch_size`.
 Writes: metrics/bert.json (auc, accuracy, precision, recall, f1, the kept epoch and its dev AUC),
 plots/bert/{roc,confusion,threshold_sweep,val_probabilities}.csv
 Run:   python -m stages.evaluate --tokens data/tokens --model models/bert --metrics metrics/bert.json --plots plots/bert
@@ -15,11 +15,12 @@ import pandas as pd
 
 from complaints import cli
 from complaints.config import load_section
-from complaints.io import read_json
-from complaints.metrics import write_evaluation
+from complaints.inference import score
 from complaints.model import load_classifier
+from complaints.reporting import EvaluateParams, write_evaluation
 from complaints.runtime import configure_torch, inference_device
-from complaints.training import Tokens, TrainParams, chosen_epoch_summary, score
+from complaints.tokens import Tokens
+from complaints.training import chosen_epoch_summary, read_training_record
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("--tokens", "--model", "--metrics", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
-    params = load_section(args.params, "train", TrainParams)
+    params = load_section(args.params, "evaluate", EvaluateParams)
 
-    configure_torch(params.seed)
+    configure_torch()  # inference draws nothing at random; this sets threads and deterministic kernels
     device = inference_device()
     validation = Tokens.load(args.tokens / "val.safetensors")
-    probability = score(load_classifier(args.model).to(device), validation, params.eval_batch_size, device)
-    extra = chosen_epoch_summary(read_json(args.model / "training.json"))
+    extra = chosen_epoch_summary(read_training_record(args.model / "training.json"))
+    probability = score(load_classifier(args.model).to(device), validation, params.batch_size, device)
     table = pd.DataFrame({"id": validation.ids, "label": validation.labels})
     metrics = write_evaluation(table, probability, extra, args.metrics, args.plots)
     logger.info("validation AUC %.4f, accuracy %.2f%%", metrics["auc"], 100 * metrics["accuracy"])

@@ -1,7 +1,7 @@
 """Retrain the default recipe with other seeds and score each on validation: the spread of the default's quality.
 
-Reads: data/tokens/{train,val}.safetensors and model.json, params `train` (its `spread_seeds`), metrics/bert.json
-(the main seed's run).
+Reads: data/tokens/{train,val}.safetensors and model.json, params `train` and `seeds`, metrics/bert.json (the main
+seed's run).
 Writes: metrics/seeds.json (AUC and accuracy per seed, their mean, standard deviation, min and max)
 Run:   python -m stages.seeds --tokens data/tokens --main metrics/bert.json --metrics metrics/seeds.json
 """
@@ -12,15 +12,15 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from accelerate import Accelerator
 
 from complaints import cli
 from complaints.config import load_section
-from complaints.encoding import resolve_model
+from complaints.pretrained import resolve_recorded_model
+from complaints.inference import score
 from complaints.io import read_json, write_json
 from complaints.metrics import classification_metrics, seed_spread
-from complaints.runtime import mixed_precision
-from complaints.training import Tokens, TrainParams, score, train_classifier
+from complaints.tokens import Tokens
+from complaints.training import SeedsParams, TrainParams, make_accelerator, train_classifier
 
 logger = logging.getLogger(__name__)
 
@@ -32,19 +32,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "train", TrainParams)
+    seeds = load_section(args.params, "seeds", SeedsParams).seeds
 
     train, validation = Tokens.load(args.tokens / "train.safetensors"), Tokens.load(args.tokens / "val.safetensors")
-    location = resolve_model(read_json(args.tokens / "model.json")["name"])
-    accelerator = Accelerator(mixed_precision=mixed_precision())
+    recorded = resolve_recorded_model(args.tokens / "model.json")
+    accelerator = make_accelerator()
     per_seed = {params.seed: read_json(args.main)}
-    for seed in params.spread_seeds:
-        model, _, _ = train_classifier(location, train, dataclasses.replace(params, seed=seed), accelerator)
-        per_seed[seed] = classification_metrics(validation.labels, score(model, validation, params.eval_batch_size, accelerator.device))
-        logger.info("seed %d: validation AUC %.4f, accuracy %.2f%%", seed, per_seed[seed]["auc"], 100 * per_seed[seed]["accuracy"])
-    spread = seed_spread(per_seed)
-    write_json(spread, args.metrics)
-    logger.info("%d seeds: AUC %.4f ± %.4f, accuracy %.2f%% ± %.2f", len(per_seed), spread["auc_mean"], spread["auc_std"],
-                100 * spread["accuracy_mean"], 100 * spread["accuracy_std"])
+    for seed in seeds:
+        model, _, _ = train_classifier(recorded.location, train, dataclasses.replace(params, seed=seed),
+                                       recorded.record["max_len"], accelerator)
+        if accelerator.is_main_process:
+            probability = score(model, validation, params.eval_batch_size, accelerator.device)
+            per_seed[seed] = classification_metrics(validation.labels, probability)
+            logger.info("seed %d: validation AUC %.4f, accuracy %.2f%%", seed, per_seed[seed]["auc"],
+                        100 * per_seed[seed]["accuracy"])
+        # Each seed's model, optimizer and loader go before the next seed's are built.
+        del model
+        accelerator.free_memory()
+    if accelerator.is_main_process:
+        spread = seed_spread(per_seed)
+        write_json(spread, args.metrics)
+        logger.info("%d seeds: AUC %.4f ± %.4f, accuracy %.2f%% ± %.2f", len(per_seed), spread["auc_mean"],
+                    spread["auc_std"], 100 * spread["accuracy_mean"], 100 * spread["accuracy_std"])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Label, split 90/10 as the tutorial, prepare the test tweets, and report duplicate tweets.
 
-Reads: data/raw/*.csv, params `split`. Writes: data/split/{train,val,test}.parquet (id, text[, label]),
+Reads: data/raw/*.csv, params `split`. Writes: data/split/{train,val,test}.parquet (id, airline, text[, label]),
 reports/duplicates.json
 Run:   python -m stages.split --raw data/raw --out data/split --duplicates reports/duplicates.json
 """

@@ -19,7 +19,7 @@ import pandas as pd
 from complaints import cli
 from complaints.config import load_section
 from complaints.io import read_parquet, read_probabilities, write_json, write_table
-from complaints.metrics import SWEEP_THRESHOLDS, scores_at, threshold_sweep
+from complaints.reporting import SWEEP_THRESHOLDS, scores_at, threshold_sweep
 from complaints.prediction import label_predictions, review_sample, share_sweep
 from complaints.threshold import ThresholdParams, choose_threshold, estimate_prior
 

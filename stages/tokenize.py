@@ -1,7 +1,8 @@
 """Tokenize train, validation and test tweets with the model's fast tokenizer (the tutorial's MAX_LEN).
 
 Reads: data/split/{train,val,test}.parquet, params `model`, `tokenize`.
-Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json,
+Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json
+(the model's name, architecture and vocabulary digest, and max_len: no path, so every checkout writes the same bytes),
 metrics/tokens.json (token-length statistics per split)
 Run:   python -m stages.tokenize --split data/split --out data/tokens --stats metrics/tokens.json
 """
@@ -12,10 +13,10 @@ from pathlib import Path
 
 from complaints import cli
 from complaints.config import load_section
-from complaints.encoding import (
-    ModelParams, TokenizeParams, check_max_len, encode, length_stats, load_tokenizer, model_record, resolve_model,
-)
-from complaints.io import atomic_dir, read_parquet, write_arrays, write_json
+from complaints.encoding import encode, length_stats
+from complaints.pretrained import ModelParams, TokenizeParams, check_max_len, load_tokenizer, model_record, resolve_model
+from complaints.io import atomic_dir, read_parquet, write_json
+from complaints.tokens import Tokens
 
 SPLITS = ("train", "val", "test")
 
@@ -38,12 +39,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     with atomic_dir(args.out) as staging:
         for split in SPLITS:
             table = read_parquet(args.split / f"{split}.parquet")
-            arrays = encode(tokenizer, table["text"].tolist(), params.max_len)
-            stats[f"{split}_tokens"] = length_stats(arrays.pop("full_length"), params.max_len)
-            arrays["id"] = table["id"].to_numpy()
-            if "label" in table:
-                arrays["labels"] = table["label"].to_numpy()
-            write_arrays(arrays, staging / f"{split}.safetensors")
+            encoded = encode(tokenizer, table["text"].tolist(), params.max_len)
+            stats[f"{split}_tokens"] = length_stats(encoded["full_length"], params.max_len)
+            labels = table["label"].to_numpy() if "label" in table else None
+            Tokens(table["id"].to_numpy(), encoded["input_ids"], encoded["attention_mask"], labels).save(
+                staging / f"{split}.safetensors")
         write_json({**record, "max_len": params.max_len}, staging / "model.json")
     write_json(stats, args.stats)
 

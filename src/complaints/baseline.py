@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from complaints.config import require
+from complaints.io import fixed_precision_column
 from complaints.text import clean_all_for_bag_of_words
 
 
@@ -131,4 +132,17 @@ def fit_baseline(texts: list[str], labels: np.ndarray, stopwords: frozenset[str]
     pipeline.fit(texts, labels)
     # sklearn memoizes id(stop_words), a memory address, on the fitted vectorizer: drop it so the pickle repeats.
     vars(pipeline.named_steps["tfidf"]).pop("_stop_words_id", None)
-    return FittedBaseline(pipeline, cv_auc, best_alpha, out_of_fold)
+    return FittedBaseline(with_fixed_precision(pipeline), cv_auc, best_alpha, out_of_fold)
+
+
+def with_fixed_precision(pipeline: Pipeline) -> Pipeline:
+    """The fitted TF-IDF and NB arrays rounded to the files' significant digits, so the pickle is the same everywhere.
+
+    Their last bits come from `log` and sums whose SIMD code differs between CPUs; the rounding moves a
+    probability by about 1e-12.
+    """
+    tfidf, nb = pipeline.named_steps["tfidf"], pipeline.named_steps["nb"]
+    tfidf.idf_ = fixed_precision_column(tfidf.idf_)
+    for name in ("class_count_", "feature_count_", "class_log_prior_", "feature_log_prob_"):
+        setattr(nb, name, fixed_precision_column(getattr(nb, name)))
+    return pipeline

@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from complaints.config import ParamsError
 from complaints.io import DataError
 
-EXPECTED_ERRORS = (ParamsError, DataError, FileNotFoundError)
+# OSError covers files that are missing or unreadable (FileNotFoundError among them) and model folders that fail to load.
+EXPECTED_ERRORS = (ParamsError, DataError, OSError)
 
 
 def parser(description: str) -> argparse.ArgumentParser:

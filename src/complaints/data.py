@@ -12,7 +12,7 @@ from complaints.config import require
 from complaints.io import DataError, read_csv_strict
 
 COMPLAINT, NON_COMPLAINT = 0, 1
-TWEET_COLUMNS = {"id": "int64", "tweet": "str"}
+TWEET_COLUMNS = {"id": "int64", "airline": "str", "tweet": "str"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class SplitParams:
 
 
 def read_tweets(path: Path) -> pd.DataFrame:
-    """Read a tweet CSV as (`id`, `text`): ids unique integers, tweets non-empty strings."""
+    """Read a tweet CSV as (`id`, `airline`, `text`): ids unique integers, tweets non-empty strings."""
     frame = read_csv_strict(path, TWEET_COLUMNS).rename(columns={"tweet": "text"})
     duplicated = frame["id"][frame["id"].duplicated(keep=False)]
     if not duplicated.empty:

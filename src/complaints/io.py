@@ -1,4 +1,8 @@
-"""File formats between stages, written atomically: a temporary file (or folder), then a rename."""
+"""File formats between stages, written atomically: a temporary file (or folder), then a rename.
+
+Floats in tables and JSON are written with FLOAT_DIGITS significant digits: the last bits of a float reduction may
+differ from one machine to the next, and a file that must hash the same everywhere cannot carry them.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from safetensors.numpy import load_file, save_file
+import pyarrow
+
+FLOAT_DIGITS = 12
 
 
 class DataError(ValueError):
@@ -61,21 +67,42 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+def fixed_precision(data: object) -> object:
+    """`data` with every float rounded to FLOAT_DIGITS significant digits (inside dicts and lists too)."""
+    if isinstance(data, float):
+        return float(f"{data:.{FLOAT_DIGITS}g}")
+    if isinstance(data, Mapping):
+        return {key: fixed_precision(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [fixed_precision(value) for value in data]
+    return data
+
+
+def fixed_precision_column(values: np.ndarray) -> np.ndarray:
+    """A float column rounded to FLOAT_DIGITS significant digits."""
+    return np.char.mod(f"%.{FLOAT_DIGITS}g", values.astype(np.float64)).astype(np.float64)
+
+
 def write_json(data: Mapping, path: Path) -> None:
-    """Write `data` as indented JSON with sorted keys."""
+    """Write `data` as indented JSON with sorted keys and floats at FLOAT_DIGITS significant digits."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2, sort_keys=True)
+        json.dump(fixed_precision(data), stream, indent=2, sort_keys=True)
         stream.write("\n")
 
 
 def read_json(path: Path) -> dict:
-    """Read a JSON file."""
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+    """Read a JSON file; one that does not parse is a DataError naming it."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not valid JSON ({error}); rerun the stage that writes it") from None
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write a DataFrame as parquet (by suffix `.parquet`) or CSV, without its index."""
+    """Write a DataFrame as parquet (by suffix `.parquet`) or CSV, without its index, floats at FLOAT_DIGITS digits."""
+    floats = frame.select_dtypes("floating").columns
+    frame = frame.assign(**{column: fixed_precision_column(frame[column].to_numpy()) for column in floats})
     with atomic_path(path) as tmp:
         if Path(path).suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
@@ -84,19 +111,13 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    """Read a parquet table written by `write_table`."""
-    return pd.read_parquet(path)
-
-
-def write_arrays(arrays: Mapping[str, np.ndarray], path: Path) -> None:
-    """Write named arrays as safetensors: no pickle, and the same bytes for the same arrays (npz stores times)."""
-    with atomic_path(path) as tmp:
-        save_file({name: np.ascontiguousarray(array) for name, array in arrays.items()}, tmp)
-
-
-def read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Read arrays written by `write_arrays`."""
-    return load_file(path)
+    """Read a parquet table written by `write_table`; a truncated or foreign file is a DataError naming it."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise
+    except (pyarrow.ArrowException, OSError) as error:
+        raise DataError(f"{path}: not a readable parquet table ({error}); rerun the stage that writes it") from None
 
 
 def read_csv_strict(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:

@@ -1,19 +1,34 @@
-"""The tutorial's classifier: a pretrained encoder, pooled (its [CLS] state, or the mean of its tokens) -> Linear(hidden, 50)
--> ReLU -> Linear(50, 2)."""
+"""The tutorial's classifier as a transformers model: a pretrained encoder, pooled (its [CLS] state, or the mean of its
+tokens) -> Linear(hidden, 50) -> ReLU -> Linear(50, 2), labels `complaint` (0) and `non-complaint` (1).
+
+This file imports only torch and transformers: `save_pretrained` copies it into every model folder, so
+`transformers.pipeline("text-classification", model=FOLDER, trust_remote_code=True)` loads a folder without this
+project installed.
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.configuration_utils import SubConfigSpec
+from transformers.modeling_outputs import SequenceClassifierOutput
 
-ENCODER_DIR = "encoder"
-HEAD_WEIGHTS = "classifier.safetensors"
-HEAD_CONFIG = "classifier.json"
 POOLINGS = ("cls", "mean")
+LABELS = {0: "complaint", 1: "non-complaint"}
+
+
+class ComplaintConfig(PreTrainedConfig):
+    """The encoder's own config, the head's width and pooling, and the `max_length` the model was trained with."""
+
+    model_type = "complaint-classifier"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder: PreTrainedConfig | dict | None = None
+    head_hidden: int = 50
+    pooling: str = "cls"
+    max_length: int = 64
 
 
 def pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -24,54 +39,59 @@ def pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor, pooling:
     return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
-class ComplaintClassifier(nn.Module):
+class ComplaintClassifier(PreTrainedModel):
     """Encoder + two-layer head giving logits for (complaint, non-complaint)."""
 
-    def __init__(self, encoder: nn.Module, head_hidden: int = 50, freeze_encoder: bool = False, pooling: str = "cls") -> None:
-        super().__init__()
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling {pooling!r}: expected one of {', '.join(POOLINGS)}")
-        self.encoder = encoder
-        self.head_hidden = head_hidden
-        self.pooling = pooling
+    config_class = ComplaintConfig
+    base_model_prefix = "encoder"
+    _supports_sdpa = True
+
+    def __init__(self, config: ComplaintConfig, encoder: nn.Module | None = None) -> None:
+        super().__init__(config)
+        if config.pooling not in POOLINGS:
+            raise ValueError(f"pooling {config.pooling!r}: expected one of {', '.join(POOLINGS)}")
+        self.encoder = encoder if encoder is not None else AutoModel.from_config(config.encoder)
         self.classifier = nn.Sequential(
-            nn.Linear(encoder.config.hidden_size, head_hidden), nn.ReLU(), nn.Linear(head_hidden, 2)
+            nn.Linear(config.encoder.hidden_size, config.head_hidden), nn.ReLU(), nn.Linear(config.head_hidden, 2)
         )
-        self.encoder.requires_grad_(not freeze_encoder)
-        if getattr(encoder, "pooler", None) is not None:
-            # The head pools the last hidden state itself; BERT's pooler gets no gradient (and DDP wants none).
-            encoder.pooler.requires_grad_(False)
+        self.post_init()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (batch, 2) from the pooled last hidden state."""
+    def _init_weights(self, module: nn.Module) -> None:
+        """Nothing: the head keeps PyTorch's default init (as the tutorial's), the encoder arrives initialized."""
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: object) -> SequenceClassifierOutput:
+        """Logits of shape (batch, 2) from the pooled last hidden state (token types, labels and the like are ignored)."""
         last_hidden_state = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.classifier(pool(last_hidden_state, attention_mask, self.pooling))
+        return SequenceClassifierOutput(logits=self.classifier(pool(last_hidden_state, attention_mask, self.config.pooling)))
 
 
-def pretrained_classifier(location: str, head_hidden: int, freeze_encoder: bool, pooling: str) -> ComplaintClassifier:
+def pretrained_classifier(location: str, head_hidden: int, freeze_encoder: bool, pooling: str,
+                          max_length: int) -> ComplaintClassifier:
     """A fresh head on a pretrained encoder (seed the RNG first: the head's init draws from it)."""
     encoder = AutoModel.from_pretrained(location)
-    return ComplaintClassifier(encoder, head_hidden, freeze_encoder, pooling)
-
-
-def quantized_int8(model: ComplaintClassifier) -> nn.Module:
-    """Dynamic int8 copy for CPU inference: Linear weights per-channel int8, activations quantized on the fly."""
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    attention = encoder.config._attn_implementation
+    config = ComplaintConfig(encoder=encoder.config, head_hidden=head_hidden, pooling=pooling, max_length=max_length,
+                             id2label=dict(LABELS), label2id={label: index for index, label in LABELS.items()})
+    model = ComplaintClassifier(config, encoder=encoder)
+    # The outer model's init clears the encoder's (shared) attention choice, and BERT would fall back to eager.
+    model.set_attn_implementation(attention)
+    model.encoder.requires_grad_(not freeze_encoder)
+    if getattr(model.encoder, "pooler", None) is not None:
+        # The head pools the last hidden state itself; BERT's pooler gets no gradient (and DDP wants none).
+        model.encoder.pooler.requires_grad_(False)
+    return model
 
 
 def save_classifier(model: ComplaintClassifier, tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
-    """Encoder and tokenizer via `save_pretrained` (loadable by any transformers user), head as safetensors."""
-    model.encoder.save_pretrained(folder / ENCODER_DIR, safe_serialization=True)
-    tokenizer.save_pretrained(folder / ENCODER_DIR)
-    save_file({name: tensor.contiguous() for name, tensor in model.classifier.state_dict().items()}, folder / HEAD_WEIGHTS)
-    (folder / HEAD_CONFIG).write_text(json.dumps({"head_hidden": model.head_hidden, "pooling": model.pooling, "labels": ["complaint", "non-complaint"]}))
+    """Config, weights (safetensors), this file as the model's code, and the tokenizer truncating at `max_length`."""
+    ComplaintConfig.register_for_auto_class()
+    ComplaintClassifier.register_for_auto_class("AutoModelForSequenceClassification")
+    model.save_pretrained(folder)
+    tokenizer.model_max_length = model.config.max_length
+    tokenizer.save_pretrained(folder)
 
 
-def load_classifier(folder: Path) -> ComplaintClassifier:
-    """Load what `save_classifier` wrote."""
-    head = json.loads((folder / HEAD_CONFIG).read_text())
-    model = ComplaintClassifier(AutoModel.from_pretrained(folder / ENCODER_DIR), head["head_hidden"], pooling=head["pooling"])
-    model.classifier.load_state_dict(load_file(folder / HEAD_WEIGHTS))
-    return model.eval()
+def load_classifier(folder: Path, attn_implementation: str | None = None) -> ComplaintClassifier:
+    """Load what `save_classifier` wrote, in eval mode."""
+    options = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
+    return ComplaintClassifier.from_pretrained(folder, **options).eval()

@@ -6,12 +6,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from complaints.config import require
+from complaints.modelfolder import ENGINES
+
 
 @dataclass(frozen=True)
 class PredictParams:
-    """The `predict` section: how the test tweets are scored."""
+    """The `predict` section: the engine that scores the test tweets, tweets per batch."""
 
-    int8: bool = False
+    engine: str = "onnx"
+    batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        require(self.engine in ENGINES, "predict.engine", self.engine, f"one of {', '.join(ENGINES)}")
+        require(self.batch_size >= 1, "predict.batch_size", self.batch_size, "an integer >= 1")
 
 
 def label_predictions(scores: pd.DataFrame, threshold: float) -> pd.DataFrame:

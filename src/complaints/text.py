@@ -7,8 +7,6 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import nltk
-
 logger = logging.getLogger(__name__)
 
 KEPT_STOPWORDS = frozenset({"not", "can"})
@@ -22,6 +20,8 @@ _SPACES = re.compile(r"\s+")
 
 def english_stopwords(nltk_data: Path) -> frozenset[str]:
     """NLTK's English stopwords: the installed corpus, else the `nltk_data` mirror, else a download."""
+    import nltk  # here, not at the top: importing nltk takes seconds, and only the baseline needs it
+
     try:
         return frozenset(nltk.corpus.stopwords.words("english"))
     except LookupError:

@@ -1,31 +1,34 @@
-"""Fine-tuning and inference: length-grouped batches with dynamic padding, the tutorial's optimizer and schedule,
-an inner dev split held out of the training data to pick the best epoch."""
+"""Fine-tuning: length-grouped batches with dynamic padding, the tutorial's optimizer and schedule, an inner dev split
+held out of the training data to pick the best epoch, and one or several processes through accelerate."""
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list, gather_object
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from complaints.config import require
-from complaints.io import DataError, read_arrays
+from complaints.inference import predict_logits
+from complaints.io import DataError, read_json
 from complaints.metrics import classification_metrics
 from complaints.model import POOLINGS, ComplaintClassifier, pretrained_classifier
-from complaints.runtime import configure_torch
+from complaints.runtime import configure_torch, mixed_precision
+from complaints.scoring import non_complaint_probability
+from complaints.tokens import Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +59,12 @@ class TrainParams:
     dev_size: float = 0.0
     dev_seed: int = 2020
     best_epoch: bool = False
-    spread_seeds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         require(self.pooling in POOLINGS, "train.pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
         require(0 <= self.dev_size < 1, "train.dev_size", self.dev_size, "a share in [0, 1)")
         require(not self.best_epoch or self.dev_size > 0, "train.best_epoch", self.best_epoch,
                 "false unless train.dev_size > 0 (the best epoch is chosen on the dev split)")
-        object.__setattr__(self, "spread_seeds", tuple(self.spread_seeds))
         require(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
         require(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
         require(self.eval_batch_size >= 1, "train.eval_batch_size", self.eval_batch_size, "an integer >= 1")
@@ -76,50 +77,24 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
-class Tokens:
-    """One tokenized split: padded ids and masks, tweet ids, and labels when known."""
+class SeedsParams:
+    """The `seeds` section: more seeds of the default recipe, retrained to report the spread of its quality."""
 
-    ids: np.ndarray
-    input_ids: np.ndarray
-    attention_mask: np.ndarray
-    labels: np.ndarray | None
+    seeds: tuple[int, ...] = (1, 2)
 
-    @classmethod
-    def load(cls, path: Path) -> Tokens:
-        """Read a tokenize-stage file; labels must be 0 or 1."""
-        arrays = read_arrays(path)
-        labels = arrays.get("labels")
-        if labels is not None and not np.isin(labels, (0, 1)).all():
-            row = int(np.flatnonzero(~np.isin(labels, (0, 1)))[0])
-            raise DataError(f"{path}: label {labels[row]} for id {arrays['id'][row]}, expected 0 or 1")
-        return cls(arrays["id"], arrays["input_ids"], arrays["attention_mask"], labels)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))
 
-    @classmethod
-    def concat(cls, parts: list[Tokens]) -> Tokens:
-        """Several labeled splits as one (the refit on all labeled data)."""
-        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in
-                     ("ids", "input_ids", "attention_mask", "labels")))
 
-    def subset(self, rows: np.ndarray) -> Tokens:
-        """The given rows only."""
-        return Tokens(self.ids[rows], self.input_ids[rows], self.attention_mask[rows],
-                      None if self.labels is None else self.labels[rows])
+def make_accelerator() -> Accelerator:
+    """accelerate for this machine: CUDA with its mixed precision, else the CPU, where several processes (torchrun,
+    `accelerate launch --multi_gpu`) train together over gloo; accelerate only does that when told it is on the CPU."""
+    return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed_precision())
 
-    @functools.cached_property
-    def lengths(self) -> np.ndarray:
-        """Tokens per tweet, special tokens included."""
-        return self.attention_mask.sum(axis=1)
 
-    def batch(self, indices: list[int] | np.ndarray) -> dict[str, torch.Tensor]:
-        """Rows `indices`, padded only to their longest row (dynamic padding)."""
-        width = int(self.lengths[indices].max())
-        batch = {
-            "input_ids": torch.from_numpy(self.input_ids[indices, :width].astype(np.int64)),
-            "attention_mask": torch.from_numpy(self.attention_mask[indices, :width].astype(np.int64)),
-        }
-        if self.labels is not None:
-            batch["labels"] = torch.from_numpy(self.labels[indices].astype(np.int64))
-        return batch
+def torch_batch(tokens: Tokens, indices: list[int]) -> dict[str, torch.Tensor]:
+    """A training batch as tensors (the DataLoader's collate function)."""
+    return {name: torch.from_numpy(array) for name, array in tokens.batch(indices).items()}
 
 
 def hold_out_dev(tokens: Tokens, share: float, seed: int) -> tuple[Tokens, Tokens | None]:
@@ -162,47 +137,30 @@ class LengthGroupedBatches(Sampler[list[int]]):
             yield batches[position]
 
 
-def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Indices sorted by length (longest first) cut into batches, for inference."""
-    order = np.argsort(-lengths, kind="stable")
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
-
-
-@torch.inference_mode()
-def predict_logits(model: ComplaintClassifier, tokens: Tokens, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Logits for every row, in the rows' order; batches sorted by length so padding is minimal."""
-    model.eval()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    logits = torch.empty((len(tokens.ids), 2), dtype=torch.float32)
-    for indices in sorted_batches(tokens.lengths, batch_size):
-        batch = tokens.batch(indices)
-        with autocast:
-            output = model(batch["input_ids"].to(device, non_blocking=True), batch["attention_mask"].to(device, non_blocking=True))
-        logits[torch.from_numpy(indices)] = output.float().cpu()
-    return logits
-
-
-def non_complaint_probability(logits: torch.Tensor) -> np.ndarray:
-    """Softmax probability of label 1 (non-complaint)."""
-    return torch.softmax(logits, dim=1)[:, 1].numpy().astype(np.float64)
-
-
-def score(model: ComplaintClassifier, tokens: Tokens, batch_size: int, device: torch.device) -> np.ndarray:
-    """Non-complaint probability of every row."""
-    return non_complaint_probability(predict_logits(model, tokens, batch_size, device))
-
-
 def dev_row(model: ComplaintClassifier, tokens: Tokens, batch_size: int, device: torch.device) -> dict:
     """Dev loss, accuracy and AUC, as the tutorial's per-epoch table."""
     logits = predict_logits(model, tokens, batch_size, device)
     metrics = classification_metrics(tokens.labels, non_complaint_probability(logits))
-    loss = F.cross_entropy(logits, torch.from_numpy(tokens.labels.astype(np.int64))).item()
+    loss = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(tokens.labels.astype(np.int64))).item()
     return {"dev_loss": loss, "dev_accuracy": metrics["accuracy"], "dev_auc": metrics["auc"]}
 
 
 def best_epoch(history: list[dict]) -> int:
     """The epoch (from 1) with the highest dev AUC; the first of ties."""
     return max(history, key=lambda row: (row["dev_auc"], -row["epoch"]))["epoch"]
+
+
+def agreed_across_processes(row: dict, accelerator: Accelerator) -> dict:
+    """The same epoch row on every process (dev metrics from the main process); fails if the losses disagree."""
+    if accelerator.num_processes == 1:
+        return row
+    row = broadcast_object_list([row], from_process=0)[0] | {"train_loss": row["train_loss"]}
+    rows = gather_object([without_timings([row])[0]])
+    if any(other != rows[0] for other in rows[1:]):
+        raise RuntimeError(f"epoch {row['epoch']}: processes disagree on the history: {rows}")
+    if accelerator.is_main_process:
+        logger.info("epoch %d: history agrees across %d processes", row["epoch"], accelerator.num_processes)
+    return row
 
 
 def fine_tune(
@@ -215,10 +173,12 @@ def fine_tune(
 ) -> list[dict]:
     """Train with AdamW and a linear schedule; after each epoch report train loss and dev metrics.
 
-    With `params.best_epoch` the model ends with the weights of its best dev-AUC epoch, not its last.
+    With `params.best_epoch` the model ends with the weights of its best dev-AUC epoch, not its last. Under several
+    processes (`accelerate launch`) each takes its share of every epoch's batches; the train loss is averaged over
+    all of them, and the main process alone scores the dev split and keeps the best weights.
     """
     sampler = LengthGroupedBatches(train.lengths, params.batch_size, params.seed)
-    loader = DataLoader(range(len(train.ids)), batch_sampler=sampler, collate_fn=train.batch)
+    loader = DataLoader(range(len(train.ids)), batch_sampler=sampler, collate_fn=functools.partial(torch_batch, train))
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(
         trainable, lr=params.lr, eps=params.eps, weight_decay=params.weight_decay,
@@ -229,9 +189,9 @@ def fine_tune(
     total_steps = len(loader) * params.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, params.warmup_steps, total_steps)
     logger.info(
-        "fine-tuning on %d tweets, %d epochs, %d batches of %d per epoch, %d steps, device %s, precision %s",
-        len(train.ids), params.epochs, len(loader), params.batch_size, total_steps,
-        accelerator.device, accelerator.mixed_precision,
+        "fine-tuning on %d tweets, %d epochs, %d batches of %d per epoch and process, %d processes, %d steps, "
+        "device %s, precision %s", len(train.ids), params.epochs, len(loader), params.batch_size,
+        accelerator.num_processes, total_steps, accelerator.device, accelerator.mixed_precision,
     )
     history, best_state = [], None
     for epoch in range(params.epochs):
@@ -241,7 +201,7 @@ def fine_tune(
         # Summed on the device: no per-batch .item() sync in the hot loop.
         loss_sum = torch.zeros((), device=accelerator.device)
         for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{params.epochs}", disable=not accelerator.is_main_process):
-            logits = model(batch["input_ids"], batch["attention_mask"])
+            logits = model(batch["input_ids"], batch["attention_mask"]).logits
             loss = F.cross_entropy(logits.float(), batch["labels"])
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(trainable, params.max_grad_norm)
@@ -249,12 +209,13 @@ def fine_tune(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.detach()
-        row = {"epoch": epoch + 1, "train_loss": (loss_sum / len(loader)).item(),
+        row = {"epoch": epoch + 1, "train_loss": accelerator.reduce(loss_sum / len(loader), reduction="mean").item(),
                "seconds": time.perf_counter() - started}
-        if dev is not None:
+        if dev is not None and accelerator.is_main_process:
             row.update(dev_row(accelerator.unwrap_model(model), dev, params.eval_batch_size, accelerator.device))
+        row = agreed_across_processes(row, accelerator)
         history.append(row)
-        if params.best_epoch and best_epoch(history) == row["epoch"]:
+        if params.best_epoch and best_epoch(history) == row["epoch"] and accelerator.is_main_process:
             # A CPU copy: the best weights survive the next epoch's updates.
             best_state = {name: tensor.detach().to("cpu", copy=True)
                           for name, tensor in accelerator.unwrap_model(model).state_dict().items()}
@@ -265,15 +226,26 @@ def fine_tune(
 
 
 def train_classifier(
-    location: str, labeled: Tokens, params: TrainParams, accelerator: Accelerator,
+    location: str, labeled: Tokens, params: TrainParams, max_length: int, accelerator: Accelerator,
     on_epoch: Callable[[dict], None] = lambda row: None,
 ) -> tuple[ComplaintClassifier, list[dict], Tokens | None]:
     """Seed, hold out the dev split, fine-tune a fresh head on the pretrained encoder: (model, history, dev)."""
     configure_torch(params.seed)
     train, dev = hold_out_dev(labeled, params.dev_size, params.dev_seed)
-    model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling)
+    model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_length)
     history = fine_tune(model, train, dev, params, accelerator, on_epoch)
     return accelerator.unwrap_model(model), history, dev
+
+
+def read_training_record(path: Path) -> dict:
+    """A model folder's training.json, whose `chosen_epoch` must name one of its `history` rows."""
+    record = read_json(path)
+    epochs = len(record.get("history", []))
+    chosen = record.get("chosen_epoch")
+    if not isinstance(chosen, int) or isinstance(chosen, bool) or not 1 <= chosen <= epochs:
+        raise DataError(f"{path}: 'chosen_epoch' is {chosen!r}, expected an epoch from 1 to {epochs} of its history; "
+                        f"rerun the stage that trained it")
+    return record
 
 
 def chosen_epoch_summary(record: dict) -> dict:

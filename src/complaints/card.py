@@ -1,0 +1,199 @@
+"""The release's model card: Hugging Face's README.md format (a YAML metadata block, then the sections), generated from
+the pipeline's metrics files, never edited by hand."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass
+
+import yaml
+
+from complaints import text
+
+ARTIFACT = "complaint-classifier"
+HUB_IDS = {"embedded": "sentence-transformers/all-MiniLM-L6-v2"}
+# The tutorial's bert-base-uncased on a GPU: its notebook's run.
+PUBLISHED = {"auc": 0.9048, "accuracy": 0.8059}
+DATASET = {"name": "Airline complaints (the tutorial's 3,400 labeled tweets)", "type": "airline-complaints",
+           "split": "validation"}
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """The metrics files the card is written from (each as loaded JSON) and the release's training record."""
+
+    bert: dict
+    tutorial: dict
+    baseline: dict
+    ensemble: dict
+    seeds: dict
+    compare: dict
+    threshold: dict
+    engines: dict
+    export: dict
+    training: dict
+
+
+def cleaning_rules() -> dict:
+    """The predictor's cleaning: the function, its rules in words, and its version (a digest of the module's code)."""
+    return {
+        "function": "complaints.text.clean_for_bert",
+        "rules": ["@mentions removed (an @ up to the next whitespace)", "&amp; -> &",
+                  "whitespace collapsed and stripped"],
+        "sha256": hashlib.sha256(inspect.getsource(text).encode()).hexdigest(),
+    }
+
+
+def metadata(inputs: CardInputs) -> dict:
+    """The card's YAML block: base model, language, licence, task, tags and the model-index of validation results."""
+    name = inputs.training["model"]["name"]
+    return {
+        "base_model": HUB_IDS.get(name, name),
+        "language": "en",
+        "license": "apache-2.0",
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification",
+        "tags": ["text-classification", "complaint-detection", "airline", "twitter", "onnx", "dvc"],
+        "metrics": ["roc_auc", "accuracy", "f1"],
+        "model-index": [{
+            "name": ARTIFACT,
+            "results": [{
+                "task": {"type": "text-classification", "name": "Complaint detection"},
+                "dataset": dict(DATASET),
+                "metrics": [
+                    {"type": "roc_auc", "value": round(inputs.bert["auc"], 4), "name": "Validation AUC"},
+                    {"type": "accuracy", "value": round(inputs.bert["accuracy"], 4), "name": "Validation accuracy"},
+                    {"type": "f1", "value": round(inputs.bert["f1"], 4), "name": "Validation F1 (non-complaint)"},
+                ],
+            }],
+        }],
+    }
+
+
+def interval(compare: dict, pair: str) -> str:
+    """An AUC difference with its bootstrap interval, as text."""
+    return (f"{compare[f'{pair}_difference']:+.4f} (95% interval {compare[f'{pair}_ci_low']:+.4f} to "
+            f"{compare[f'{pair}_ci_high']:+.4f})")
+
+
+def card(inputs: CardInputs) -> str:
+    """The whole README.md of the release."""
+    train, threshold, engines = inputs.training["train"], inputs.threshold, inputs.engines
+    seeds = inputs.seeds
+    base_model = metadata(inputs)["base_model"]
+    header = yaml.safe_dump(metadata(inputs), sort_keys=False, allow_unicode=True)
+    prior = threshold["prior_estimate"]
+    return f"""---
+{header}---
+
+# {ARTIFACT}: complaints in airline tweets
+
+Labels an English tweet addressed to an airline as a `complaint` (0) or a `non-complaint` (1). It is the tutorial "Fine-tuning BERT
+for Sentiment Analysis" made reproducible: `{base_model}` (6 layers, hidden 384) fine-tuned with a
+{train["pooling"]}-pooled two-layer head (`Linear(384, {train["head_hidden"]})` -> ReLU -> `Linear({train["head_hidden"]}, 2)`),
+trained by this project's DVC pipeline on all 3,400 labeled tweets. This folder is the release: `model.safetensors`
+and `config.json` (transformers, with the model's code in `model.py`), the tokenizer (truncating at
+{inputs.training["model"]["max_len"]} tokens), `model.onnx` (ONNX Runtime, fp32, fused) and `model_int8.onnx`,
+`threshold.json` (the decision threshold) and `release.json` (the cleaning rules and their version).
+
+## Intended use
+
+Sorting incoming tweets to US airlines (2015 style) into complaints and the rest, for routing or for counting
+complaints, with the threshold below. Input: the raw tweet; the cleaning (no @mentions, `&amp;` -> `&`,
+collapsed whitespace) is part of the predictor.
+
+## Out of scope
+
+General sentiment (a polite question or a neutral statement is a non-complaint here, not "positive"); languages
+other than English; other domains than airline customer service; tweets from other years without checking first
+(the vocabulary of complaints drifts); decisions about a person. It is not a substitute for reading the tweet
+when the decision matters.
+
+## Training data and procedure
+
+The tutorial's data: 1,700 complaints and 1,700 non-complaints (English tweets to US airlines, 2015), split as the
+tutorial into 3,060 training and 340 validation tweets. The recipe was chosen on a dev split of 306 training
+tweets, never on validation; this release is then refitted on all 3,400 tweets for the epoch count chosen.
+
+| setting | value |
+|---|---|
+| base model | `{base_model}` |
+| epochs (chosen on the dev split) | {inputs.training["chosen_epoch"]} |
+| batch size, learning rate, AdamW eps, weight decay | {train["batch_size"]}, {train["lr"]}, {train["eps"]}, {train["weight_decay"]} |
+| warm-up steps, gradient-norm clip | {train["warmup_steps"]}, {train["max_grad_norm"]} |
+| pooling, head width, encoder frozen | {train["pooling"]}, {train["head_hidden"]}, {str(train["freeze_bert"]).lower()} |
+| max tokens, seed | {inputs.training["model"]["max_len"]}, {train["seed"]} |
+
+## Evaluation
+
+On the tutorial's 340 validation tweets. The release itself trained on them, so its figures are those of the same
+recipe trained without them (`models/bert`); the spread over seeds says how much a retrain moves them.
+
+| model | validation AUC | validation accuracy |
+|---|---:|---:|
+| tutorial's published bert-base-uncased (GPU) | {PUBLISHED["auc"]:.4f} | {PUBLISHED["accuracy"]:.2%} |
+| TF-IDF + Naive Bayes baseline | {inputs.baseline["auc"]:.4f} | {inputs.baseline["accuracy"]:.2%} |
+| tutorial's recipe on `{base_model}` | {inputs.tutorial["auc"]:.4f} | {inputs.tutorial["accuracy"]:.2%} |
+| **this recipe**, seed {train["seed"]} | **{inputs.bert["auc"]:.4f}** | **{inputs.bert["accuracy"]:.2%}** |
+| this recipe over {seeds["seeds"]} seeds: mean ± sd | {seeds["auc_mean"]:.4f} ± {seeds["auc_std"]:.4f} | {seeds["accuracy_mean"]:.2%} ± {100 * seeds["accuracy_std"]:.2f} |
+| this recipe averaged with the baseline (not released) | {inputs.ensemble["auc"]:.4f} | {inputs.ensemble["accuracy"]:.2%} |
+
+Paired bootstrap of the AUC differences on the same tweets: this recipe - baseline
+{interval(inputs.compare, "bert_vs_baseline")}; this recipe - tutorial's recipe
+{interval(inputs.compare, "bert_vs_tutorial")}. F1 of non-complaint at 0.5: {inputs.bert["f1"]:.4f}.
+340 tweets give an AUC a standard error of about 0.02: differences smaller than that are not evidence.
+
+## Threshold
+
+A tweet is a `non-complaint` when its probability is above **{threshold["threshold"]:.4f}** (strategy
+`{threshold["strategy"]}`). On validation that cut has precision {threshold["val_precision"]:.3f} and recall
+{threshold["val_recall"]:.3f} for non-complaints; on the 4,553 unlabeled test tweets it calls {threshold["non_complaints"]}
+({threshold["non_complaint_share"]:.1%}) non-complaints. The probabilities are calibrated for the training data's
+50% share of non-complaints: on data with another share they shift (prior shift). For the test tweets an EM
+estimate (Saerens et al. 2002) puts the share of non-complaints at {prior:.1%}, so a cut chosen on 50/50 data gives
+lower precision there than on validation; re-estimate the share on your own tweets before trusting counts, or
+choose the cut by the count you expect.
+
+## Engines
+
+`model.onnx` agrees with PyTorch to {inputs.export["onnx_max_difference"]:.1e} on every validation and test tweet and keeps
+{engines["onnx"]["test_label_agreement"]:.2%} of the test labels. `model_int8.onnx` (dynamic int8) moves validation AUC by
+{engines["onnx_int8"]["val_auc_change"]:+.4f} and keeps {engines["onnx_int8"]["test_label_agreement"]:.2%} of the test labels
+({engines["onnx_int8"]["test_non_complaints_change"]:+d} non-complaints): it {"passes" if engines["onnx_int8"]["passes_gate"] else "does not pass"} the
+project's gate (AUC within 0.002, 99.5% of labels kept).
+
+## Limitations and risks
+
+- 3,400 training tweets from one period and one labelling: slang, new routes and events drift the vocabulary.
+- Sarcasm and mixed tweets ("thanks for losing my bag") are the usual confident mistakes.
+- A tweet empty after cleaning (only @mentions) is scored on `[CLS] [SEP]` alone: treat its label as unknown.
+- Tweets longer than {inputs.training["model"]["max_len"]} tokens are truncated (about 1 in 1,000 here).
+- The probabilities are not calibrated for other shares of complaints (see Threshold).
+
+## How to use
+
+With this project installed (`pip install -e .` in its repository):
+
+```bash
+complaints predict --model . "@united lost my bag again"
+complaints predict --model . --input tweets.csv --text-column tweet --output scored.parquet
+complaints serve --model . --port 8000      # POST /predict {{"texts": [...]}}, GET /health, GET /info, /docs
+```
+
+```python
+from pathlib import Path
+from complaints.predictor import Predictor
+from complaints.modelfolder import default_threshold, labels_at
+
+predictor = Predictor.load(Path("."), engine="onnx")
+probability = predictor.non_complaint_probability(["@united lost my bag again"])
+labels_at(probability, default_threshold(Path("."), Path(".")).value)
+```
+
+Without it, plain transformers loads the folder (its code is in `model.py`); clean the text as above first:
+
+```python
+from transformers import pipeline
+pipeline("text-classification", model=".", trust_remote_code=True, top_k=None)("lost my bag again")
+```
+"""

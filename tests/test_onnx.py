@@ -1,0 +1,45 @@
+"""The export stage's ONNX graphs and the engines stage's judgement, on the tiny chain's models."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+from complaints.onnx_export import operator_counts
+from conftest import ROOT
+
+
+def test_the_fused_graph_has_one_attention_node_per_encoder_layer(workdir):
+    layers = json.loads((workdir / "serving" / "config.json").read_text())["encoder"]["num_hidden_layers"]
+    fused = operator_counts(workdir / "serving" / "model.onnx")
+    # A library upgrade that stops fusing attention fails here, not silently in the benchmark.
+    assert fused.get("Attention") == layers and fused.get("Softmax", 0) == 0
+    assert fused.get("SkipLayerNormalization", 0) >= layers and "EmbedLayerNormalization" in fused
+    int8 = operator_counts(workdir / "serving" / "model_int8.onnx")
+    assert int8.get("MatMulInteger", 0) > 0 and int8.get("QAttention") == layers
+
+
+def test_export_checked_fp32_against_pytorch_on_every_tweet(workdir):
+    report = json.loads((workdir / "export.json").read_text())
+    tweets = sum(len(pd.read_parquet(workdir / "split" / f"{split}.parquet")) for split in ("val", "test"))
+    assert report["tweets_checked"] == tweets and report["onnx_max_difference"] <= 1e-4
+    assert report["fused_operators"]["Attention"] == 6
+
+
+def test_engines_are_judged_by_the_decisions_they_change(workdir):
+    judgement = json.loads((workdir / "engines.json").read_text())
+    assert judgement["threshold"] == 0.9
+    for engine in ("onnx", "onnx_int8"):
+        row = judgement[engine]
+        assert 0 <= row["test_label_agreement"] <= 1 and isinstance(row["passes_gate"], bool)
+        assert row["passes_gate"] == (abs(row["val_auc_change"]) <= 0.002 and row["test_label_agreement"] >= 0.995)
+    assert judgement["onnx"]["test_label_agreement"] == 1.0 and abs(judgement["onnx"]["val_auc_change"]) < 1e-6
+
+
+def test_the_onnx_engine_never_imports_torch(workdir):
+    code = (f"import sys; from complaints.predictor import Predictor; "
+            f"p = Predictor.load({str(workdir / 'serving')!r}, engine='onnx-int8'); "
+            f"print(p.non_complaint_probability(['@united lost my bag'])[0], 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    probability, imported = result.stdout.split()
+    assert 0 < float(probability) < 1 and imported == "False"

@@ -1,0 +1,115 @@
+"""The release another team picks up: the card, the registry entry, the failure analysis and the report."""
+import json
+import re
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from complaints.analysis import expected_calibration_error, reliability_curve, slice_metrics
+from conftest import BIN, ROOT, run
+
+DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+
+
+def card_metadata(card: str) -> dict:
+    """The YAML block between the card's first two `---` lines."""
+    match = re.match(r"---\n(.*?)\n---\n", card, re.S)
+    assert match, "the card starts with a YAML metadata block"
+    return yaml.safe_load(match.group(1))
+
+
+def test_the_card_metadata_parses_and_matches_the_metrics(workdir):
+    card = (workdir / "release" / "README.md").read_text()
+    metadata = card_metadata(card)
+    assert metadata["language"] == "en" and metadata["pipeline_tag"] == "text-classification"
+    assert metadata["base_model"] == "sentence-transformers/all-MiniLM-L6-v2" and metadata["license"] and metadata["tags"]
+    (result,) = metadata["model-index"][0]["results"]
+    assert result["dataset"]["split"] == "validation" and result["dataset"]["name"]
+    bert = json.loads((workdir / "bert.json").read_text())
+    found = {metric["type"]: metric["value"] for metric in result["metrics"]}
+    assert found == {"roc_auc": round(bert["auc"], 4), "accuracy": round(bert["accuracy"], 4), "f1": round(bert["f1"], 4)}
+    for section in ("## Intended use", "## Out of scope", "## Training data and procedure", "## Evaluation",
+                    "## Threshold", "## Limitations and risks", "## How to use"):
+        assert section in card
+    threshold = json.loads((workdir / "threshold.json").read_text())
+    assert f"{threshold['threshold']:.4f}" in card and f"{threshold['prior_estimate']:.1%}" in card
+    assert f"{json.loads((workdir / 'seeds.json').read_text())['auc_mean']:.4f}" in card and "0.9048" in card
+
+
+def test_the_release_holds_the_serving_files_byte_for_byte_and_its_threshold(workdir):
+    release, serving = workdir / "release", workdir / "serving"
+    for path in serving.iterdir():
+        assert (release / path.name).read_bytes() == path.read_bytes(), path.name
+    assert json.loads((release / "threshold.json").read_text())["threshold"] == 0.9
+    record = json.loads((release / "release.json").read_text())
+    assert record["cleaning"]["function"] == "complaints.text.clean_for_bert" and len(record["cleaning"]["sha256"]) == 64
+
+
+def test_the_registry_entry_names_the_release(tmp_path):
+    (name, artifact), = DVC_YAML["artifacts"].items()
+    assert name == "complaint-classifier" and artifact["type"] == "model" and artifact["path"] == "models/release"
+    assert artifact["desc"] and artifact["labels"]
+    assert any("models/release" in stage.get("outs", []) for stage in DVC_YAML["stages"].values())
+
+
+def test_slices_calibration_and_mistakes_are_computed_honestly():
+    tweets = pd.DataFrame({"id": range(8), "airline": ["United"] * 4 + ["Delta"] * 4, "label": [0, 1] * 4,
+                           "text": ["late again #fail", "thanks http://t.co/x", "bag lost", "great crew"] * 2})
+    probability = pd.Series([0.1, 0.9, 0.6, 0.8, 0.2, 0.7, 0.3, 0.4]).to_numpy()
+    slices = slice_metrics(tweets, probability).set_index(["slice_kind", "slice"])
+    assert slices.loc[("airline", "United"), "tweets"] == 4 and slices.loc[("airline", "United"), "accuracy"] == 0.75
+    assert slices.loc[("url", "with a URL"), "tweets"] == 2 and slices.loc[("hashtag", "with a hashtag"), "tweets"] == 2
+    curve = reliability_curve(tweets["label"].to_numpy(), probability)
+    assert curve["tweets"].sum() == 8 and len(curve) == 10
+    perfect = reliability_curve(tweets["label"].to_numpy(), tweets["label"].to_numpy().astype(float))
+    assert expected_calibration_error(perfect) == 0 and 0 < expected_calibration_error(curve) < 1
+
+
+def test_analysis_outputs_both_models_side_by_side(workdir):
+    for model in ("baseline", "bert"):
+        slices = pd.read_csv(workdir / "plots" / "analysis" / model / "slices.csv")
+        assert {"airline", "length", "url", "hashtag"} == set(slices["slice_kind"]) and (slices["tweets"] > 0).all()
+        assert slices.groupby("slice_kind")["tweets"].sum().eq(8).all()
+        mistakes = pd.read_csv(workdir / "plots" / "analysis" / model / "mistakes.csv")
+        assert set(mistakes["mistake"]) <= {"false complaint", "false non-complaint"} and len(mistakes) <= 20
+    summary = json.loads((workdir / "analysis.json").read_text())
+    assert 0 <= summary["bert_ece"] <= 1 and 0 <= summary["baseline_ece"] <= 1
+
+
+def test_every_image_the_report_links_exists_and_is_a_non_empty_png(workdir):
+    report = (workdir / "report" / "report.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert len(images) == 4
+    for image in images:
+        data = (workdir / "report" / image).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, image
+    assert "## Headline" in report and "| model | metric | this run |" in report and "false" in report
+
+
+def test_artifacts_get_from_a_second_clone_gives_a_model_the_cli_loads(tiny_project, tmp_path):
+    # The project's remote, committed in its config as a team's would be, holding what `dvc repro` made.
+    remote = tmp_path / "team-remote"
+    first = tmp_path / "first"
+    run(["git", "clone", "-q", str(tiny_project), str(first)], tmp_path)
+    run(["dvc", "remote", "add", "--local", "-f", "seed", str(remote)], tiny_project)
+    run(["dvc", "push", "-r", "seed"], tiny_project)
+    run(["dvc", "remote", "add", "-f", "-d", "team", str(remote)], first)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "team remote"], first)
+    run(["git", "tag", "-a", "complaint-classifier@v1.0.0", "-m", "Registered version v1.0.0"], first)
+
+    second = tmp_path / "second"
+    run(["git", "clone", "-q", str(first), str(second)], tmp_path)
+    run(["dvc", "artifacts", "get", str(first), "complaint-classifier", "--rev", "v1.0.0", "-o", "fetched"], second)
+    fetched = second / "fetched"
+    assert (fetched / "README.md").is_file() and (fetched / "model.onnx").is_file()
+    result = subprocess.run([str(BIN / "complaints"), "predict", "--model", str(fetched), "@united lost my bag again"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    row = pd.read_csv(StringIO(result.stdout)).iloc[0]
+    threshold = json.loads((fetched / "threshold.json").read_text())["threshold"]
+    assert row["label"] == ("non-complaint" if row["non_complaint_probability"] > threshold else "complaint")
+    assert Path(fetched / "model.safetensors").stat().st_size > 1_000_000
+    run(["dvc", "remote", "remove", "--local", "seed"], tiny_project)

@@ -1,0 +1,256 @@
+"""The one predictor and its three doors: the `predict` stage, the `complaints` CLI and the HTTP service."""
+import json
+import signal
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from io import StringIO
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from complaints.inference import score
+from complaints.model import load_classifier
+from complaints.predictor import Predictor
+from complaints.text import clean_for_bert
+from complaints.tokens import Tokens
+from conftest import BIN, ROOT
+
+TWEETS = ["@united lost my bag again and nobody answers", "@united thanks for the upgrade, lovely crew!",
+          "@united lost my bag again and nobody answers", "", "   ", "@united @delta "]
+
+
+@pytest.fixture(scope="module")
+def predictor(workdir):
+    """The predictor as the pipeline's predict stage and the CLI's default run it: ONNX Runtime fp32."""
+    return Predictor.load(workdir / "serving", batch_size=4, engine="onnx")
+
+
+def test_predictor_on_raw_text_reproduces_the_pipelines_test_scores(workdir, predictor):
+    test = pd.read_parquet(workdir / "split" / "test.parquet")
+    scores = pd.read_parquet(workdir / "test_scores.parquet")
+    probability = predictor.non_complaint_probability(test["text"].tolist())
+    assert np.abs(probability - scores["probability"].to_numpy()).max() < 1e-6
+    # PyTorch on the tokenize stage's tokens (the training path) and on raw text agree with it to 1e-4.
+    tokens = Tokens.load(workdir / "tokens" / "test.safetensors")
+    from_tokens = score(load_classifier(workdir / "bert_full"), tokens, 16, torch.device("cpu"))
+    torch_predictor = Predictor.load(workdir / "serving", batch_size=4, engine="torch")
+    assert np.abs(torch_predictor.non_complaint_probability(test["text"].tolist()) - from_tokens).max() < 1e-6
+    assert np.abs(probability - from_tokens).max() < 1e-4
+
+
+def test_identical_and_empty_tweets_follow_the_documented_rule(predictor):
+    probability = predictor.non_complaint_probability(TWEETS)
+    assert probability[0] == probability[2]
+    # Blank, or only @mentions: empty after cleaning, scored as [CLS] [SEP].
+    assert probability[3] == pytest.approx(probability[4], abs=1e-6) == pytest.approx(probability[5], abs=1e-6)
+    assert predictor.non_complaint_probability([]).shape == (0,)
+
+
+def test_transformers_pipeline_loads_the_folder_and_agrees_with_the_predictor(workdir, predictor):
+    from transformers import pipeline
+
+    classify = pipeline("text-classification", model=str(workdir / "bert_full"), trust_remote_code=True, top_k=None)
+    torch_predictor = Predictor.load(workdir / "bert_full", engine="torch")
+    texts = [clean_for_bert(text) for text in TWEETS[:2]]
+    answers = classify(texts, truncation=True)
+    for text, answer in zip(texts, answers):
+        by_label = {row["label"]: row["score"] for row in answer}
+        assert set(by_label) == {"complaint", "non-complaint"}
+        assert by_label["non-complaint"] == pytest.approx(torch_predictor.non_complaint_probability([text])[0], abs=1e-6)
+
+
+def complaints(*arguments: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """The installed `complaints` console script."""
+    return subprocess.run([str(BIN / "complaints"), *arguments], cwd=cwd, input=stdin, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def project_dir(workdir, tmp_path_factory):
+    """A folder laid out like the project after `dvc repro`: models/serving and metrics/threshold.json."""
+    project = tmp_path_factory.mktemp("cli")
+    (project / "models").mkdir()
+    (project / "models" / "serving").symlink_to(workdir / "serving")
+    (project / "metrics").mkdir()
+    (project / "metrics" / "threshold.json").write_text(json.dumps({"threshold": 0.5}))
+    return project
+
+
+def test_cli_scores_arguments_and_stdin_with_the_pipelines_threshold(project_dir, predictor):
+    given = complaints("predict", TWEETS[0], TWEETS[1], cwd=project_dir)
+    assert given.returncode == 0, given.stderr
+    rows = pd.read_csv(StringIO(given.stdout.decode()))
+    assert list(rows.columns) == ["text", "non_complaint_probability", "label"] and rows["text"].tolist() == TWEETS[:2]
+    expected = predictor.non_complaint_probability(TWEETS[:2])
+    assert np.abs(rows["non_complaint_probability"].to_numpy() - expected).max() < 1e-9
+    assert rows["label"].tolist() == ["non-complaint" if p > 0.5 else "complaint" for p in expected]
+
+    piped = complaints("predict", "-", "--threshold", "0.01", cwd=project_dir, stdin="\n".join(TWEETS).encode())
+    rows = pd.read_csv(StringIO(piped.stdout.decode()), keep_default_na=False)
+    assert piped.returncode == 0 and len(rows) == len(TWEETS) and set(rows["label"]) <= {"complaint", "non-complaint"}
+    assert (rows["label"] == np.where(rows["non_complaint_probability"] > 0.01, "non-complaint", "complaint")).all()
+
+
+READERS = {".csv": pd.read_csv, ".jsonl": lambda path: pd.read_json(path, lines=True), ".parquet": pd.read_parquet}
+
+
+@pytest.mark.parametrize("source, target", [(".csv", ".parquet"), (".jsonl", ".csv"), (".parquet", ".jsonl")])
+def test_cli_streams_a_file_in_chunks_into_each_format(project_dir, predictor, tmp_path, source, target):
+    # 5,000 tweets: three chunks of the CLI's 2,048; a few distinct texts keep the scoring quick.
+    tweets = pd.DataFrame({"tweet_id": range(5000), "tweet": [TWEETS[i % 3] + f" {i % 7}" for i in range(5000)]})
+    {".csv": lambda p: tweets.to_csv(p, index=False), ".parquet": tweets.to_parquet,
+     ".jsonl": lambda p: tweets.to_json(p, orient="records", lines=True)}[source](tmp_path / f"in{source}")
+    output = tmp_path / f"out{target}"
+    result = complaints("predict", "--input", str(tmp_path / f"in{source}"), "--text-column", "tweet",
+                        "--id-column", "tweet_id", "--output", str(output), cwd=project_dir)
+    assert result.returncode == 0, result.stderr
+    rows = READERS[target](output)
+    assert list(rows.columns) == ["tweet_id", "non_complaint_probability", "label"]
+    assert [int(value) for value in rows["tweet_id"]] == list(range(5000))
+    expected = predictor.non_complaint_probability(tweets["tweet"].tolist())
+    assert np.abs(rows["non_complaint_probability"].to_numpy() - expected).max() < 1e-6
+
+
+def bad_inputs(folder: Path) -> dict[str, tuple[list[str], str]]:
+    """Each failure the CLI must report in one line: arguments and the words the line must hold."""
+    (folder / "ok.csv").write_text("id,tweet\n1,hello\n")
+    (folder / "latin1.csv").write_bytes(b"id,tweet\n1,caf\xe9\n")
+    (folder / "unreadable.csv").mkdir()
+    return {
+        "missing model": (["predict", "hi", "--model", str(folder / "nowhere")], "dvc repro"),
+        "missing column": (["predict", "--input", str(folder / "ok.csv"), "--text-column", "text"], "no column text"),
+        "not utf-8": (["predict", "--input", str(folder / "latin1.csv"), "--text-column", "tweet"], "not valid UTF-8"),
+        "unreadable file": (["predict", "--input", str(folder / "unreadable.csv"), "--text-column", "tweet"], "not a readable file"),
+        "missing file": (["predict", "--input", str(folder / "gone.csv"), "--text-column", "tweet"], "no such file"),
+        "unknown output type": (["predict", "hi", "--output", str(folder / "out.xlsx")], "unknown file type"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing model", "missing column", "not utf-8", "unreadable file", "missing file",
+                                  "unknown output type"])
+def test_cli_fails_with_one_line_and_writes_nothing(project_dir, tmp_path, case):
+    arguments, words = bad_inputs(tmp_path)[case]
+    result = complaints(*arguments, "--output", str(tmp_path / "out.csv"), cwd=project_dir) if "--output" not in arguments \
+        else complaints(*arguments, cwd=project_dir)
+    errors = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1 and len(errors) == 1 and words in errors[0], result.stderr
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.xlsx").exists() and result.stdout == b""
+    assert not list(tmp_path.glob(".out.*"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_service(project_dir, *options: str, wait_s: float = 120) -> tuple[httpx.Client, subprocess.Popen]:
+    """`complaints serve` on 127.0.0.1 and a free port, returned once `/health` answers."""
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "complaints"), "serve", "--port", str(port), *options], cwd=project_dir,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    deadline = time.monotonic() + wait_s
+    while True:
+        assert process.poll() is None, process.stdout.read().decode()
+        try:
+            if client.get("/health").status_code == 200:
+                return client, process
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the service never came up"
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(project_dir):
+    """The service with small limits; stopped with SIGTERM."""
+    client, process = start_service(project_dir, "--max-texts", "8", "--max-chars", "280",
+                                    "--params", str(ROOT / "params.yaml"))
+    yield client, process
+    client.close()
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises the signal so the exit status says what stopped it.
+    assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    log = process.stdout.read().decode()
+    assert "Application shutdown complete" in log and "Traceback" not in log
+
+
+def test_service_answers_like_the_cli(server, project_dir):
+    client, _ = server
+    answer = client.post("/predict", json={"texts": TWEETS[:2]})
+    assert answer.status_code == 200
+    body = answer.json()
+    cli = pd.read_csv(StringIO(complaints("predict", *TWEETS[:2], cwd=project_dir).stdout.decode()))
+    assert [row["label"] for row in body["predictions"]] == cli["label"].tolist()
+    assert [row["non_complaint_probability"] for row in body["predictions"]] == pytest.approx(
+        cli["non_complaint_probability"].tolist(), abs=1e-9)
+    assert body["threshold"] == 0.5
+    info = client.get("/info").json()
+    assert info["threshold"] == 0.5 and info["base_model"] == "embedded" and info["digest"].startswith("sha256:")
+    assert info["engine"] == "onnx" and body["model"].startswith("serving@")
+    assert info["project_version"] and "validation_auc" in info
+    assert client.get("/docs").status_code == 200 and "/predict" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ({"text": ["hi"]}, 422, "texts"),
+        ({"texts": "hi"}, 422, "texts"),
+        ({"texts": [1, 2]}, 422, "texts"),
+        ({"texts": []}, 422, "texts"),
+        ({"texts": ["hi"], "extra": 1}, 422, "extra"),
+        ({"texts": ["hi"] * 9}, 413, "limit is 8"),
+        ({"texts": ["hi", "x" * 281]}, 422, "texts[1] has 281 characters; the limit is 280"),
+        ("not json", 422, "JSON"),
+    ],
+)
+def test_service_answers_bad_requests_with_4xx_and_a_message(server, body, status, words):
+    client, _ = server
+    answer = (client.post("/predict", content=body, headers={"content-type": "application/json"})
+              if isinstance(body, str) else client.post("/predict", json=body))
+    assert answer.status_code == status
+    assert words in json.dumps(answer.json())
+
+
+def test_service_serves_200_concurrent_requests_from_16_threads(server, predictor):
+    client, process = server
+    requests = [[TWEETS[i % 2], f"@united flight {i} delayed"] for i in range(200)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda texts: client.post("/predict", json={"texts": texts}), requests))
+    assert all(answer.status_code == 200 for answer in answers)
+    for texts, answer in zip(requests, answers):
+        expected = predictor.non_complaint_probability(texts)
+        got = [row["non_complaint_probability"] for row in answer.json()["predictions"]]
+        assert got == pytest.approx(expected.tolist(), abs=1e-6)
+    assert process.poll() is None
+
+
+def test_summary_prints_each_model_the_test_count_and_where_the_release_is(workdir, tmp_path):
+    result = complaints("summary", "--metrics", str(workdir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    bert = json.loads((workdir / "bert.json").read_text())
+    assert any(line.startswith("default recipe, seed 42") and f"{bert['auc']:.4f}" in line for line in lines)
+    assert any("of 30 tweets called non-complaint" in line for line in lines)
+    assert any("models/release" in line for line in lines) and len(lines) <= 12 and max(map(len, lines)) <= 110
+
+
+def test_service_runs_several_worker_processes(project_dir, predictor):
+    client, process = start_service(project_dir, "--workers", "2", wait_s=180)
+    try:
+        with client, ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda text: client.post("/predict", json={"texts": [text]}), TWEETS[:2] * 4))
+        expected = predictor.non_complaint_probability(TWEETS[:2]).tolist() * 4
+        assert [answer.json()["predictions"][0]["non_complaint_probability"] for answer in answers] == pytest.approx(
+            expected, abs=1e-6)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    log = process.stdout.read().decode()
+    assert log.count("Application startup complete") == 2 and "Traceback" not in log
