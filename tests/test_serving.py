@@ -244,12 +244,13 @@ def test_summary_prints_each_model_the_test_count_and_where_the_release_is(workd
 def test_service_runs_several_worker_processes(project_dir, predictor):
     client, process = start_service(project_dir, "--workers", "2", wait_s=180)
     try:
-        with client, ThreadPoolExecutor(4) as pool:
+        with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda text: client.post("/predict", json={"texts": [text]}), TWEETS[:2] * 4))
         expected = predictor.non_complaint_probability(TWEETS[:2]).tolist() * 4
         assert [answer.json()["predictions"][0]["non_complaint_probability"] for answer in answers] == pytest.approx(
             expected, abs=1e-6)
     finally:
+        client.close()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     log = process.stdout.read().decode()
