@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_section(args.params, "predict", PredictParams)
 
     test = read_parquet(args.split / "test.parquet")
-    predictor = Predictor.load(args.model, params.batch_size)
+    predictor = Predictor.load(args.model, params.batch_size, engine=params.engine)
     probability = predictor.non_complaint_probability(test["text"].tolist())
     write_table(test[["id", "text"]].assign(probability=probability), args.out)
     logger.info("scored %d test tweets", len(test))
