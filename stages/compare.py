@@ -1,7 +1,7 @@
 """Paired bootstrap of validation AUC differences: each candidate against each reference, on the same tweets.
 
 Reads: plots/{name}/val_probabilities.csv of every model named, params `compare`.
-Writes: metrics/compare.json (`{candidate}_vs_{reference}`: AUC difference and its 95% interval)
+Writes: metrics/compare.json (`{candidate}_vs_{reference}`: AUC difference, its 95% interval and standard error)
 Run:   python -m stages.compare --candidates bert ensemble --references baseline tutorial --plots plots \
            --metrics metrics/compare.json
 """
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             difference = bootstrap_auc_difference(labels, tables[candidate]["probability"].to_numpy(),
                                                   tables[reference]["probability"].to_numpy(), params.resamples, params.seed)
             results |= {f"{candidate}_vs_{reference}_{key}": value for key, value in difference.items()}
-            logger.info("%s - %s: AUC %+.4f (95%% CI %+.4f to %+.4f)", candidate, reference, *difference.values())
+            logger.info("%s - %s: AUC %+.4f (95%% CI %+.4f to %+.4f, SE %.4f)", candidate, reference, *difference.values())
     write_json(results, args.metrics)
 
 

@@ -14,25 +14,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from complaints import cli
 from complaints.config import load_section
-from complaints.ensemble import EnsembleParams, combine, dev_auc, fit_stacker, stack_features
-from complaints.io import DataError, read_probabilities
+from complaints.ensemble import EnsembleParams, combine, dev_auc, fitted_stacker, paired
 from complaints.reporting import write_evaluation
 
 logger = logging.getLogger(__name__)
-
-
-def paired(bert_path: Path, baseline_path: Path) -> pd.DataFrame:
-    """`id, label, bert, baseline` for the tweets of `bert_path`, which must all be in `baseline_path`."""
-    bert, baseline = read_probabilities(bert_path), read_probabilities(baseline_path)
-    table = bert.merge(baseline[["id", "probability"]], on="id", how="left", suffixes=("_bert", "_baseline"))
-    missing = table.loc[table["probability_baseline"].isna(), "id"]
-    if len(missing):
-        raise DataError(f"{baseline_path}: no probability for id {missing.iloc[0]} of {bert_path}; rerun the pipeline")
-    return table.rename(columns={"probability_bert": "bert", "probability_baseline": "baseline"})
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -44,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = load_section(args.params, "ensemble", EnsembleParams)
 
     dev, validation = paired(args.bert_dev, args.baseline_oof), paired(args.bert_val, args.baseline_val)
-    stacker = fit_stacker(stack_features(dev["bert"], dev["baseline"]), dev["label"]) if params.method == "stack" else None
+    stacker = fitted_stacker(params.method, dev)
     probability = combine(params.method, validation["bert"].to_numpy(), validation["baseline"].to_numpy(), stacker)
     extra = {"method": params.method,
              "dev_auc": dev_auc(params.method, dev["label"].to_numpy(), dev["bert"].to_numpy(), dev["baseline"].to_numpy(), params)}

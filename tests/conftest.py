@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MIRROR = SHARED / "data" / "airline-complaints"
+EXTERNAL_MIRROR = SHARED / "data" / "airline-sentiment-external"
 BIN = Path(sys.executable).parent
 
 
@@ -64,14 +65,19 @@ def raw_dir(tmp_path: Path) -> Path:
 
 
 def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> dict[str, str]:
-    """A mirror folder with the first rows of each real CSV; returns their SHA-256 digests."""
+    """A mirror folder with the first rows of each real CSV, and external/ with every 100th external row (74, all
+    airlines); returns the SHA-256 digests by file name."""
     from complaints.download import sha256_of
+    from complaints.external import EXTERNAL_FILE
 
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "external").mkdir(parents=True, exist_ok=True)
     sizes = {"complaint1700.csv": labeled, "noncomplaint1700.csv": labeled, "test_data.csv": unlabeled}
     for name, rows in sizes.items():
         pd.read_csv(MIRROR / name, dtype=str, keep_default_na=False).head(rows).to_csv(folder / name, index=False)
-    return {name: sha256_of(folder / name) for name in sizes}
+    external = pd.read_csv(EXTERNAL_MIRROR / EXTERNAL_FILE, dtype=str, keep_default_na=False).iloc[::100]
+    external.to_csv(folder / "external" / EXTERNAL_FILE, index=False, lineterminator="\n")
+    return {name: sha256_of(folder / name) for name in sizes} | {
+        EXTERNAL_FILE: sha256_of(folder / "external" / EXTERNAL_FILE)}
 
 
 def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
@@ -79,8 +85,12 @@ def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
     a short bootstrap."""
     import yaml
 
+    from complaints.external import EXTERNAL_FILE
+
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["download"].update(sources=[str(mirror)], sha256=digests)
+    tutorial_digests = {name: digest for name, digest in digests.items() if name != EXTERNAL_FILE}
+    params["download"].update(sources=[str(mirror)], sha256=tutorial_digests)
+    params["external_data"].update(sources=[str(mirror / "external")], sha256={EXTERNAL_FILE: digests[EXTERNAL_FILE]})
     params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
     params["tokenize"]["max_len"] = 16
     params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
@@ -121,8 +131,8 @@ def run_threshold(params_path, work, outputs_in) -> dict:
 def workdir(tiny_params_file, tmp_path_factory):
     """Run the whole chain of stage mains once in a fresh folder; tests read its outputs."""
     from stages import (
-        analysis, baseline, compare, download, engines, ensemble, evaluate, export, predict, release, report, seeds, split,
-        tokenize, train,
+        analysis, baseline, compare, download, engines, ensemble, evaluate, export, external, external_data, predict, release,
+        report, seeds, split, tokenize, train,
     )
 
     work = tmp_path_factory.mktemp("work")
@@ -156,6 +166,13 @@ def workdir(tiny_params_file, tmp_path_factory):
     run_threshold(tiny_params_file, work, work)
     engines.main(params + ["--selection-model", str(work / "bert"), "--serving", str(work / "serving"), "--split",
                            str(work / "split"), "--threshold", str(work / "threshold.json"), "--metrics", str(work / "engines.json")])
+    external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
+                                 "--report", str(work / "external_data.json")])
+    external.main(params + ["--tweets", str(work / "external" / "tweets.parquet"), "--baseline", str(work / "baseline.joblib"),
+                            "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--serving", str(work / "serving"),
+                            "--bert-dev", str(work / "bert" / "dev_probabilities.csv"),
+                            "--baseline-oof", str(work / "baseline_oof.csv"), "--threshold", str(work / "threshold.json"),
+                            "--metrics", str(work / "external.json"), "--plots", str(work / "plots" / "external")])
     analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
                             "--out", str(work / "plots" / "analysis"), "--metrics", str(work / "analysis.json")])
     release.main(params + ["--serving", str(work / "serving"), "--metrics", str(work), "--out", str(work / "release")])

@@ -102,6 +102,9 @@ def test_second_repro_runs_nothing_and_metrics_line_up(tiny_project):
     files = next(iter(shown.values()))["data"]
     baseline, bert = files["metrics/baseline.json"]["data"], files["metrics/bert.json"]["data"]
     assert {"auc", "accuracy", "f1"} <= set(baseline) & set(bert)
+    external = files["metrics/external.json"]["data"]
+    for model in ("baseline", "tutorial", "bert", "refit", "ensemble"):
+        assert {"auc", "accuracy", "f1", "calibration_error"} <= set(external[model])
 
 
 REPORTS = {"release", "report"}
@@ -112,13 +115,13 @@ BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "com
 @pytest.mark.parametrize(
     "section, key, value, expected",
     [
-        ("threshold", "fixed", 0.8, {"threshold", "engines"} | REPORTS),
-        ("train", "lr", 3.0e-5, BERT_STAGES),
+        ("threshold", "fixed", 0.8, {"threshold", "engines", "external"} | REPORTS),
+        ("train", "lr", 3.0e-5, BERT_STAGES | {"external"}),
         ("seeds", "seeds", [3], {"seeds", "release"}),
         # On 8 validation tweets the tutorial's metrics do not move, so the release (which reads them) stays.
-        ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "report"}),
-        ("ensemble", "method", "stack", {"ensemble", "compare"} | REPORTS),
-        ("baseline", "alpha", 1.5, {"baseline", "ensemble", "compare", "analysis"} | REPORTS),
+        ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "external", "report"}),
+        ("ensemble", "method", "stack", {"ensemble", "compare", "external"} | REPORTS),
+        ("baseline", "alpha", 1.5, {"baseline", "ensemble", "compare", "analysis", "external"} | REPORTS),
     ],
 )
 def test_a_params_change_reruns_exactly_the_stages_that_read_it(tiny_project, section, key, value, expected):
@@ -129,8 +132,11 @@ def test_a_params_change_reruns_exactly_the_stages_that_read_it(tiny_project, se
 
 @pytest.mark.parametrize(
     "module, expected",
-    [("prediction.py", {"predict", "threshold"}), ("threshold.py", {"threshold"}), ("baseline.py", {"baseline"}),
-     ("download.py", {"download"}), ("reporting.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "ensemble", "compare", "threshold", "engines"})],
+    [("prediction.py", {"predict", "threshold", "external"}), ("threshold.py", {"threshold"}),
+     ("baseline.py", {"baseline", "external"}), ("download.py", {"download", "external_data"}),
+     ("external.py", {"external_data"}), ("transfer.py", {"external"}),
+     ("reporting.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "ensemble", "compare", "threshold", "engines",
+                       "external"})],
 )
 def test_editing_a_module_reruns_only_the_stages_importing_it(tiny_project, module, expected):
     path = tiny_project / "src" / "complaints" / module
@@ -142,7 +148,8 @@ def test_plots_render_every_chart_with_data(tiny_project, tmp_path):
     html = (tmp_path / "plots" / "index.html").read_text()
     for title in ("ROC of every model", "CV AUC vs alpha", "Loss per epoch", "Dev AUC per epoch",
                   "Threshold sweep", "Confusion matrix, baseline", "Confusion matrix, BERT", "Calibration on validation",
-                  "AUC per slice", "Most confident mistakes"):
+                  "AUC per slice", "Most confident mistakes", "ROC of every model on the external set",
+                  "Calibration on the external set", "External AUC per airline"):
         assert title in html
     for field in ('"fpr"', '"cv_auc"', '"train_loss"', '"dev_auc"', '"test_non_complaint_share"', '"predicted"',
                   '"observed"', '"slice"', '"non_complaint_probability"'):
@@ -164,6 +171,8 @@ def test_experiment_runs_in_a_temporary_copy_and_shows_both_aucs(tiny_project):
     rows = {row["Experiment"]: row for row in exp_table(tiny_project)}
     assert "lr3" in rows
     assert rows["lr3"]["metrics/bert.json:auc"] and rows["lr3"]["metrics/baseline.json:auc"]
+    external_auc = [column for column in rows["lr3"] if column.endswith("refit.auc")]
+    assert external_auc and rows["lr3"][external_auc[0]]
     assert rows["lr3"]["train.lr"] == "3e-05"
 
 

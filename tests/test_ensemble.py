@@ -47,7 +47,7 @@ def test_bootstrap_interval_brackets_the_difference_and_is_zero_for_one_model():
     difference = bootstrap_auc_difference(labels, strong, weak, 300, seed=1)
     assert difference["ci_low"] < difference["difference"] < difference["ci_high"] and difference["ci_low"] > 0
     same = bootstrap_auc_difference(labels, strong, strong, 100, seed=1)
-    assert same == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    assert same == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "se": 0.0}
 
 
 def test_seed_spread():

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -220,6 +221,15 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         damaged.write_text(json.dumps({key: value for key, value in record.items() if key != "chosen_epoch"}))
         return ["stages.train", "--tokens", str(workdir / "tokens"), "--train-on", "train", "val", "--epochs-from",
                 str(damaged), "--model", str(folder / "model"), "--live", str(folder / "live")], str(damaged)
+    if case == "external tweets of one class":
+        damaged = folder / "tweets.parquet"
+        tweets = pd.read_parquet(workdir / "external" / "tweets.parquet")
+        tweets[tweets["label"] == 0].to_parquet(damaged, index=False)
+        return ["stages.external", "--tweets", str(damaged), "--baseline", str(workdir / "baseline.joblib"),
+                "--tutorial", str(workdir / "tutorial"), "--bert", str(workdir / "bert"), "--serving", str(workdir / "serving"),
+                "--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof",
+                str(workdir / "baseline_oof.csv"), "--threshold", str(workdir / "threshold.json"),
+                "--metrics", str(folder / "model"), "--plots", str(folder / "plots")], str(damaged)
     for name in ("bert", "ensemble", "baseline", "tutorial"):
         (folder / "plots" / name).mkdir(parents=True)
         (folder / "plots" / name / "val_probabilities.csv").write_text('"id","label","probability"\n1,0,0.2\n2,0,0.7\n')
@@ -228,7 +238,7 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
 
 
 @pytest.mark.parametrize("case", ["truncated token file", "garbage parquet", "training.json without chosen_epoch",
-                                  "validation labels of one class"])
+                                  "validation labels of one class", "external tweets of one class"])
 def test_a_damaged_input_stops_its_stage_with_one_line(workdir, tiny_params_file, tmp_path, case):
     arguments, named = corrupt_input(case, workdir, tmp_path)
     result = subprocess.run([sys.executable, "-m", *arguments, "--params", str(tiny_params_file)], cwd=ROOT,

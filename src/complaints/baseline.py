@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -16,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from complaints.config import require
-from complaints.io import fixed_precision_column
+from complaints.io import DataError, fixed_precision_column
 from complaints.text import clean_all_for_bag_of_words
 
 
@@ -145,4 +146,17 @@ def with_fixed_precision(pipeline: Pipeline) -> Pipeline:
     tfidf.idf_ = fixed_precision_column(tfidf.idf_)
     for name in ("class_count_", "feature_count_", "class_log_prior_", "feature_log_prob_"):
         setattr(nb, name, fixed_precision_column(getattr(nb, name)))
+    return pipeline
+
+
+def load_baseline(path: Path) -> Pipeline:
+    """The baseline stage's fitted Pipeline; a file that does not unpickle into one is a DataError naming it."""
+    try:
+        pipeline = joblib.load(path)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # a truncated or foreign pickle raises anything from EOFError to UnpicklingError
+        raise DataError(f"{path}: not a fitted baseline ({type(error).__name__}); rerun the baseline stage") from None
+    if not isinstance(pipeline, Pipeline):
+        raise DataError(f"{path}: holds a {type(pipeline).__name__}, expected the baseline's Pipeline")
     return pipeline

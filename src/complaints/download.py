@@ -7,8 +7,10 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from complaints.config import require
 from complaints.io import DataError, atomic_dir
@@ -24,17 +26,20 @@ class DownloadError(DataError):
 class DownloadParams:
     """The `download` section: sources in order of preference and the pinned digests."""
 
+    SECTION: ClassVar[str] = "download"
     sources: tuple[str, ...]
     sha256: dict[str, str]
     timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         for name, digest in self.sha256.items():
-            require(
-                len(digest) == 64 and all(c in "0123456789abcdef" for c in digest),
-                f"download.sha256.{name}", digest, "64 lowercase hex digits",
-            )
-        require(self.timeout_s > 0, "download.timeout_s", self.timeout_s, "a positive number of seconds")
+            require_digest(digest, f"{self.SECTION}.sha256.{name}")
+        require(self.timeout_s > 0, f"{self.SECTION}.timeout_s", self.timeout_s, "a positive number of seconds")
+
+
+def require_digest(digest: str, key: str) -> None:
+    """A pinned SHA-256 must be 64 lowercase hex digits."""
+    require(len(digest) == 64 and all(c in "0123456789abcdef" for c in digest), key, digest, "64 lowercase hex digits")
 
 
 def is_url(source: str) -> bool:
@@ -103,14 +108,17 @@ def verify(folder: Path, sha256: dict[str, str]) -> None:
             raise DataError(f"{name}: SHA-256 mismatch, expected {expected}, got {actual}")
 
 
-def download(params: DownloadParams, sources: list[str], output: Path) -> str:
-    """Fill `output` with the verified files from the first working source; return that source."""
+Fetcher = Callable[[str, list[str], Path, float], None]
+
+
+def download(params: DownloadParams, sources: list[str], output: Path, fetcher: Fetcher = fetch) -> str:
+    """Fill `output` with the verified files from the first working source (got by `fetcher`); return that source."""
     names = list(params.sha256)
     failures = []
     for source in sources:
         try:
             with atomic_dir(output) as staging:
-                fetch(source, names, staging, params.timeout_s)
+                fetcher(source, names, staging, params.timeout_s)
                 verify(staging, params.sha256)
         except (DataError, OSError) as error:
             logger.warning("source %s failed: %s", source, error)

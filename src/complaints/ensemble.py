@@ -6,13 +6,16 @@ baseline's probabilities there are out-of-fold), so the validation labels are ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from complaints.config import ParamsError, require
+from complaints.io import DataError, read_probabilities
 
 METHODS = ("average", "stack")
 
@@ -47,6 +50,21 @@ def combine(method: str, bert_probability: np.ndarray, baseline_probability: np.
     if method == "average":
         return (bert_probability + baseline_probability) / 2
     return stacker.predict_proba(stack_features(bert_probability, baseline_probability))[:, 1]
+
+
+def paired(bert_path: Path, baseline_path: Path) -> pd.DataFrame:
+    """`id, label, bert, baseline` for the tweets of `bert_path`, which must all be in `baseline_path`."""
+    bert, baseline = read_probabilities(bert_path), read_probabilities(baseline_path)
+    table = bert.merge(baseline[["id", "probability"]], on="id", how="left", suffixes=("_bert", "_baseline"))
+    missing = table.loc[table["probability_baseline"].isna(), "id"]
+    if len(missing):
+        raise DataError(f"{baseline_path}: no probability for id {missing.iloc[0]} of {bert_path}; rerun the pipeline")
+    return table.rename(columns={"probability_bert": "bert", "probability_baseline": "baseline"})
+
+
+def fitted_stacker(method: str, dev: pd.DataFrame) -> LogisticRegression | None:
+    """The stacker fitted on dev for `stack`; None for `average`."""
+    return fit_stacker(stack_features(dev["bert"], dev["baseline"]), dev["label"]) if method == "stack" else None
 
 
 def dev_auc(method: str, labels: np.ndarray, bert_probability: np.ndarray, baseline_probability: np.ndarray,
