@@ -1,6 +1,6 @@
 """Retrain the default recipe with other seeds and score each on validation: the spread of the default's quality.
 
-Reads: data/tokens/{train,val}.safetensors and model.json, params `train` and `seeds`, metrics/bert.json (the main
+Reads: data/tokens/{train,val}.safetensors and model.json (test.safetensors when the recipe self-trains), params `train` and `seeds`, metrics/bert.json (the main
 seed's run).
 Writes: metrics/seeds.json (AUC and accuracy per seed, their mean, standard deviation, min and max)
 Run:   python -m stages.seeds --tokens data/tokens --main metrics/bert.json --metrics metrics/seeds.json
@@ -20,7 +20,7 @@ from complaints.inference import score
 from complaints.io import read_json, write_json
 from complaints.metrics import classification_metrics, seed_spread
 from complaints.tokens import Tokens
-from complaints.training import SeedsParams, TrainParams, make_accelerator, train_classifier
+from complaints.training import SeedsParams, TrainParams, make_accelerator, train_classifier, unlabeled_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     train, validation = Tokens.load(args.tokens / "train.safetensors"), Tokens.load(args.tokens / "val.safetensors")
     recorded = resolve_recorded_model(args.tokens / "model.json")
+    unlabeled = unlabeled_tokens(params, args.tokens)
     accelerator = make_accelerator()
     per_seed = {params.seed: read_json(args.main)}
     for seed in seeds:
-        model, _, _ = train_classifier(recorded.location, train, dataclasses.replace(params, seed=seed),
-                                       recorded.record["max_len"], accelerator)
+        model = train_classifier(recorded.location, train, dataclasses.replace(params, seed=seed),
+                                 recorded.record["max_len"], accelerator, unlabeled=unlabeled).model
         if accelerator.is_main_process:
             probability = score(model, validation, params.eval_batch_size, accelerator.device)
             per_seed[seed] = classification_metrics(validation.labels, probability)

@@ -1,9 +1,10 @@
 """Fine-tune the encoder + head with one recipe (params section `train`, or `tutorial` for the tutorial's own).
 
-Reads: data/tokens/{split}.safetensors and model.json, the recipe's params section; for a refit, the chosen
-epoch count from the selection run's training.json.
+Reads: data/tokens/{split}.safetensors and model.json (test.safetensors too when the recipe self-trains), the recipe's
+params section; for a refit, the chosen epoch count from the selection run's training.json.
 Writes: the model folder (a transformers model: config.json, model.safetensors, the tokenizer and the model's code,
-plus training.json and dev_probabilities.csv when a dev split is held out), dvclive logs (per-epoch train loss,
+plus training.json (with the teacher's history and pseudo-label counts when self-trained) and dev_probabilities.csv
+when a dev split is held out), dvclive logs (per-epoch train loss,
 dev loss, accuracy, AUC)
 Run:   python -m stages.train --section train --tokens data/tokens --train-on train --model models/bert --live dvclive/bert
        python -m stages.train --section tutorial --tokens data/tokens --train-on train --model models/tutorial \
@@ -31,7 +32,8 @@ from complaints.io import atomic_dir, write_json, write_table
 from complaints.model import save_classifier
 from complaints.tokens import Tokens
 from complaints.training import (
-    TrainParams, best_epoch, epoch_table, make_accelerator, read_training_record, train_classifier, without_timings,
+    TrainParams, best_epoch, epoch_table, make_accelerator, refit_params, train_classifier, unlabeled_tokens,
+    without_timings,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     params = load_section(args.params, args.section, TrainParams)
     if args.epochs_from:
-        chosen = read_training_record(args.epochs_from)["chosen_epoch"]
-        params = dataclasses.replace(params, epochs=chosen, dev_size=0.0, best_epoch=False)
+        params = refit_params(params, args.epochs_from)
 
     labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in args.train_on])
     # Resolved by name on this machine (tokens may come from a teammate's cache); its vocabulary must be the tokens'.
@@ -68,21 +69,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Under `accelerate launch` (several processes), only the main process logs and saves.
     main_process = accelerator.is_main_process
     with Live(str(args.live), save_dvc_exp=False, dvcyaml=None) if main_process else contextlib.nullcontext() as live:
-        model, history, dev = train_classifier(recorded.location, labeled, params, recorded.record["max_len"], accelerator,
-                                               on_epoch=lambda row: main_process and log_epoch(live, row))
+        trained = train_classifier(recorded.location, labeled, params, recorded.record["max_len"], accelerator,
+                                   on_epoch=lambda row: main_process and log_epoch(live, row),
+                                   unlabeled=unlabeled_tokens(params, args.tokens))
     accelerator.wait_for_everyone()
     if not main_process:
         return
-    chosen = best_epoch(history) if params.best_epoch else params.epochs
-    logger.info("trained on %s, kept epoch %d\n%s", "+".join(args.train_on), chosen, epoch_table(history))
+    chosen = best_epoch(trained.history) if params.best_epoch else params.epochs
+    logger.info("trained on %s, kept epoch %d\n%s", "+".join(args.train_on), chosen, epoch_table(trained.history))
     with atomic_dir(args.model) as staging:
-        save_classifier(model, recorded.tokenizer, staging)
+        save_classifier(trained.model, recorded.tokenizer, staging)
         write_json({"model": recorded.record, "train": dataclasses.asdict(params), "train_on": args.train_on,
                     "processes": accelerator.num_processes, "chosen_epoch": chosen,
-                    "history": without_timings(history)}, staging / "training.json")
-        if dev is not None:
-            probability = score(model, dev, params.eval_batch_size, accelerator.device)
-            write_table(pd.DataFrame({"id": dev.ids, "label": dev.labels, "probability": probability}),
+                    "history": without_timings(trained.history)}
+                   | ({"self_training": trained.self_training} if trained.self_training else {}),
+                   staging / "training.json")
+        if trained.dev is not None:
+            probability = score(trained.model, trained.dev, params.eval_batch_size, accelerator.device)
+            write_table(pd.DataFrame({"id": trained.dev.ids, "label": trained.dev.labels, "probability": probability}),
                         staging / "dev_probabilities.csv")
 
 

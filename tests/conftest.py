@@ -81,8 +81,8 @@ def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> di
 
 
 def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
-    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid, one extra seed,
-    a short bootstrap."""
+    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid, one extra seed and
+    one extra refit, a short bootstrap."""
     import yaml
 
     from complaints.external import EXTERNAL_FILE
@@ -94,7 +94,7 @@ def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
     params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
     params["tokenize"]["max_len"] = 16
     params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
-    params["seeds"]["seeds"] = [1]
+    params["seeds"].update(seeds=[1], refits=[3])
     params["tutorial"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
     params["compare"]["resamples"] = 200
@@ -131,8 +131,8 @@ def run_threshold(params_path, work, outputs_in) -> dict:
 def workdir(tiny_params_file, tmp_path_factory):
     """Run the whole chain of stage mains once in a fresh folder; tests read its outputs."""
     from stages import (
-        analysis, baseline, compare, download, engines, ensemble, evaluate, export, external, external_data, predict, release,
-        report, seeds, split, tokenize, train,
+        analysis, baseline, compare, download, engines, ensemble, evaluate, export, external, external_data, predict,
+        refit_seeds, release, report, seeds, split, tokenize, train,
     )
 
     work = tmp_path_factory.mktemp("work")
@@ -168,10 +168,13 @@ def workdir(tiny_params_file, tmp_path_factory):
                            str(work / "split"), "--threshold", str(work / "threshold.json"), "--metrics", str(work / "engines.json")])
     external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
                                  "--report", str(work / "external_data.json")])
+    refit_seeds.main(params + ["--tokens", str(work / "tokens"), "--epochs-from", str(work / "bert" / "training.json"),
+                               "--tweets", str(work / "external" / "tweets.parquet"), "--out", str(work / "refit_seeds")])
     external.main(params + ["--tweets", str(work / "external" / "tweets.parquet"), "--baseline", str(work / "baseline.joblib"),
                             "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--serving", str(work / "serving"),
                             "--bert-dev", str(work / "bert" / "dev_probabilities.csv"),
-                            "--baseline-oof", str(work / "baseline_oof.csv"), "--threshold", str(work / "threshold.json"),
+                            "--baseline-oof", str(work / "baseline_oof.csv"), "--refit-seeds", str(work / "refit_seeds"),
+                            "--threshold", str(work / "threshold.json"),
                             "--metrics", str(work / "external.json"), "--plots", str(work / "plots" / "external")])
     analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
                             "--out", str(work / "plots" / "analysis"), "--metrics", str(work / "analysis.json")])

@@ -80,7 +80,7 @@ def test_stage_params_exist(name):
 
 
 def test_training_stages_import_no_reporting_code():
-    for name in ("train@bert", "train@tutorial", "refit"):
+    for name in ("train@bert", "train@tutorial", "refit", "refit_seeds", "seeds"):
         assert not {"src/complaints/reporting.py", "src/complaints/predictor.py"} & set(STAGES[name]["deps"])
     assert "train" not in STAGES["evaluate@bert"]["params"] and "train" not in STAGES["predict"]["params"]
 
@@ -103,7 +103,7 @@ def test_second_repro_runs_nothing_and_metrics_line_up(tiny_project):
     baseline, bert = files["metrics/baseline.json"]["data"], files["metrics/bert.json"]["data"]
     assert {"auc", "accuracy", "f1"} <= set(baseline) & set(bert)
     external = files["metrics/external.json"]["data"]
-    for model in ("baseline", "tutorial", "bert", "refit", "ensemble"):
+    for model in ("baseline", "tutorial", "bert", "refit", "ensemble", "refit_ensemble", "refit_seeds"):
         assert {"auc", "accuracy", "f1", "calibration_error"} <= set(external[model])
 
 
@@ -116,8 +116,9 @@ BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "com
     "section, key, value, expected",
     [
         ("threshold", "fixed", 0.8, {"threshold", "engines", "external"} | REPORTS),
-        ("train", "lr", 3.0e-5, BERT_STAGES | {"external"}),
+        ("train", "lr", 3.0e-5, BERT_STAGES | {"refit_seeds", "external"}),
         ("seeds", "seeds", [3], {"seeds", "release"}),
+        ("seeds", "refits", [4], {"refit_seeds", "external"}),
         # On 8 validation tweets the tutorial's metrics do not move, so the release (which reads them) stays.
         ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "external", "report"}),
         ("ensemble", "method", "stack", {"ensemble", "compare", "external"} | REPORTS),

@@ -45,6 +45,19 @@ def test_train_holds_out_dev_and_the_refit_uses_its_chosen_epoch(workdir):
     assert tutorial["train"]["pooling"] == "cls" and not (workdir / "tutorial" / "dev_probabilities.csv").exists()
 
 
+def test_self_training_records_its_teacher_and_pseudo_labels(workdir, tiny_params_file, tmp_path):
+    params = yaml.safe_load(tiny_params_file.read_text())
+    params["train"].update(self_training=True, pseudo_confidence=0.5)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    train.main(["--params", str(tmp_path / "params.yaml"), "--tokens", str(workdir / "tokens"), "--train-on", "train",
+                "--model", str(tmp_path / "bert"), "--live", str(tmp_path / "live")])
+    record = json.loads((tmp_path / "bert" / "training.json").read_text())
+    test_tweets = len(pd.read_parquet(workdir / "split" / "test.parquet"))
+    assert record["self_training"]["unlabeled"] == record["self_training"]["pseudo_labeled"] == test_tweets
+    assert len(record["self_training"]["teacher_history"]) == len(record["history"]) == 1
+    assert record["train"]["self_training"] and (tmp_path / "bert" / "dev_probabilities.csv").is_file()
+
+
 def test_seeds_ensemble_and_compare_report_their_figures(workdir):
     spread = json.loads((workdir / "seeds.json").read_text())
     assert spread["seeds"] == 2 and spread["auc_seed_42"] == json.loads((workdir / "bert.json").read_text())["auc"]

@@ -9,8 +9,12 @@ from complaints.config import ParamsError
 from complaints.inference import predict_logits
 from complaints.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
 from complaints.runtime import configure_torch
+from complaints.scoring import non_complaint_probability
 from complaints.tokens import Tokens, sorted_batches
-from complaints.training import LengthGroupedBatches, TrainParams, best_epoch, dev_row, fine_tune, hold_out_dev, torch_batch
+from complaints.training import (
+    LengthGroupedBatches, TrainParams, best_epoch, dev_row, fine_tune, hold_out_dev, parameter_groups, pseudo_labeled,
+    torch_batch, train_classifier,
+)
 
 
 def tiny_tokens(count: int = 24, seed: int = 0) -> Tokens:
@@ -138,3 +142,63 @@ def test_a_fresh_classifier_keeps_the_encoders_attention_implementation():
     model = pretrained_classifier(resolve_model("embedded"), 8, False, "mean", 16)
     # Without it BERT falls back to eager attention in training while inference uses SDPA.
     assert model.encoder.config._attn_implementation == model.config._attn_implementation == "sdpa"
+
+
+def test_layer_decay_gives_each_depth_its_share_of_the_learning_rate():
+    model = tiny_classifier()
+    groups = parameter_groups(model, 1e-3, 0.5)
+    # Two encoder layers: embeddings, layer 0, layer 1, then the head (and BERT's pooler) at the full rate.
+    assert [group["lr"] for group in groups] == pytest.approx([1e-3 / 8, 1e-3 / 4, 1e-3 / 2, 1e-3])
+    grouped = [id(parameter) for group in groups for parameter in group["params"]]
+    assert sorted(grouped) == sorted(id(parameter) for parameter in model.parameters())
+    embeddings = {id(parameter) for parameter in model.encoder.embeddings.parameters()}
+    assert {id(parameter) for parameter in groups[0]["params"]} == embeddings
+    assert len(parameter_groups(model, 1e-3, 1.0)) == 1
+
+
+def test_layer_decay_moves_the_embeddings_less():
+    def embedding_change(layer_decay: float) -> float:
+        model = tiny_classifier(seed=5)
+        before = model.encoder.embeddings.word_embeddings.weight.detach().clone()
+        params = TrainParams(epochs=1, batch_size=8, lr=1e-3, eval_batch_size=16, layer_decay=layer_decay)
+        fine_tune(model, tiny_tokens(), None, params, Accelerator(cpu=True))
+        return (model.encoder.embeddings.word_embeddings.weight.detach() - before).abs().max().item()
+
+    assert embedding_change(0.1) < 0.05 * embedding_change(1.0)
+
+
+def test_layer_decay_and_pseudo_confidence_are_checked():
+    with pytest.raises(ParamsError, match=r"train\.layer_decay"):
+        TrainParams(layer_decay=0.0)
+    with pytest.raises(ParamsError, match=r"train\.pseudo_confidence"):
+        TrainParams(pseudo_confidence=0.3)
+
+
+def test_pseudo_labels_are_the_models_confident_calls():
+    model = tiny_classifier(seed=2)
+    fine_tune(model, tiny_tokens(48), None, TrainParams(epochs=20, batch_size=8, lr=3e-3), Accelerator(cpu=True))
+    unlabeled = tiny_tokens(30, seed=9)
+    unlabeled = Tokens(unlabeled.ids + 100, unlabeled.input_ids, unlabeled.attention_mask, None)
+    probability = non_complaint_probability(predict_logits(model, unlabeled, 16, torch.device("cpu")))
+    picked = pseudo_labeled(model, unlabeled, 0.9, 16, torch.device("cpu"))
+    confident = np.maximum(probability, 1 - probability) >= 0.9
+    assert picked.ids.tolist() == unlabeled.ids[confident].tolist() and 0 < len(picked.ids) <= 30
+    # The tokens decide the label (token 95 or 96 in position 1): a trained model's confident calls are right.
+    assert np.array_equal(picked.labels, picked.input_ids[:, 1] - 95)
+
+
+def test_self_training_trains_a_student_on_the_labeled_and_pseudo_labeled_tweets(tmp_path):
+    configure_torch(0)
+    BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=32)).save_pretrained(tmp_path / "encoder")
+    unlabeled = tiny_tokens(20, seed=4)
+    unlabeled = Tokens(unlabeled.ids + 100, unlabeled.input_ids, unlabeled.attention_mask, None)
+    params = TrainParams(epochs=2, batch_size=8, lr=1e-3, eval_batch_size=16, dev_size=0.25, best_epoch=True,
+                         self_training=True, pseudo_confidence=0.5)
+    epochs = []
+    trained = train_classifier(str(tmp_path / "encoder"), tiny_tokens(32), params, 12, Accelerator(cpu=True),
+                               on_epoch=epochs.append, unlabeled=unlabeled)
+    # At confidence 0.5 every unlabeled tweet gets a label; only the student's epochs are reported.
+    assert trained.self_training["pseudo_labeled"] == trained.self_training["unlabeled"] == 20
+    assert len(trained.self_training["teacher_history"]) == 2 and epochs == trained.history and len(epochs) == 2
+    assert len(trained.dev.ids) == 8

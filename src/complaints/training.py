@@ -1,10 +1,13 @@
-"""Fine-tuning: length-grouped batches with dynamic padding, the tutorial's optimizer and schedule, an inner dev split
-held out of the training data to pick the best epoch, and one or several processes through accelerate."""
+"""Fine-tuning: length-grouped batches with dynamic padding, the tutorial's optimizer and schedule (optionally with
+layer-wise learning-rate decay), an inner dev split held out of the training data to pick the best epoch, optional
+self-training on unlabeled tweets, and one or several processes through accelerate."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from complaints.config import require
-from complaints.inference import predict_logits
+from complaints.inference import predict_logits, score
 from complaints.io import DataError, read_json
 from complaints.metrics import classification_metrics
 from complaints.model import POOLINGS, ComplaintClassifier, pretrained_classifier
@@ -39,7 +42,9 @@ class TrainParams:
 
     With `dev_size` > 0 a stratified share of the training data is held out as a dev split, scored after each
     epoch; with `best_epoch` the weights of the epoch with the best dev AUC are kept. The validation split is
-    never used for a choice.
+    never used for a choice. `layer_decay` < 1 gives each encoder layer that share of the learning rate of the layer
+    above it (the head keeps `lr`). With `self_training` the trained model labels the unlabeled tweets it calls with at
+    least `pseudo_confidence`, and a fresh model is trained on the labeled and those pseudo-labeled tweets.
     """
 
     SECTION: ClassVar[str] = "train"
@@ -59,6 +64,9 @@ class TrainParams:
     dev_size: float = 0.0
     dev_seed: int = 2020
     best_epoch: bool = False
+    layer_decay: float = 1.0
+    self_training: bool = False
+    pseudo_confidence: float = 0.9
 
     def __post_init__(self) -> None:
         require(self.pooling in POOLINGS, "train.pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
@@ -74,16 +82,22 @@ class TrainParams:
         require(self.warmup_steps >= 0, "train.warmup_steps", self.warmup_steps, "an integer >= 0")
         require(self.max_grad_norm > 0, "train.max_grad_norm", self.max_grad_norm, "a positive number")
         require(self.head_hidden >= 1, "train.head_hidden", self.head_hidden, "an integer >= 1")
+        require(0 < self.layer_decay <= 1, "train.layer_decay", self.layer_decay, "a number in (0, 1]")
+        require(0.5 <= self.pseudo_confidence < 1, "train.pseudo_confidence", self.pseudo_confidence,
+                "a probability in [0.5, 1)")
 
 
 @dataclass(frozen=True)
 class SeedsParams:
-    """The `seeds` section: more seeds of the default recipe, retrained to report the spread of its quality."""
+    """The `seeds` section: more seeds of the default recipe, retrained to report the spread of its quality, and seeds of
+    extra refits whose average with the refit is judged on the external set."""
 
     seeds: tuple[int, ...] = (1, 2)
+    refits: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "refits", tuple(self.refits))
 
 
 def make_accelerator() -> Accelerator:
@@ -137,6 +151,28 @@ class LengthGroupedBatches(Sampler[list[int]]):
             yield batches[position]
 
 
+def layer_depth(name: str, layers: int) -> int:
+    """Depth of a classifier parameter: 0 for the embeddings, i + 1 for encoder layer i, layers + 1 above them."""
+    if ".embeddings." in f".{name}":
+        return 0
+    layer = re.search(r"\.layer\.(\d+)\.", name)
+    return int(layer.group(1)) + 1 if layer else layers + 1
+
+
+def parameter_groups(model: ComplaintClassifier, lr: float, layer_decay: float) -> list[dict]:
+    """AdamW groups of the trainable parameters: one at `lr`, or with layer-wise decay one per depth at
+    lr * layer_decay ** (layers + 1 - depth)."""
+    trainable = [(name, parameter) for name, parameter in model.named_parameters() if parameter.requires_grad]
+    if layer_decay == 1:
+        return [{"params": [parameter for _, parameter in trainable], "lr": lr}]
+    layers = model.config.encoder.num_hidden_layers
+    depths: dict[int, list[torch.nn.Parameter]] = {}
+    for name, parameter in trainable:
+        depths.setdefault(layer_depth(name, layers), []).append(parameter)
+    return [{"params": parameters, "lr": lr * layer_decay ** (layers + 1 - depth)}
+            for depth, parameters in sorted(depths.items())]
+
+
 def dev_row(model: ComplaintClassifier, tokens: Tokens, batch_size: int, device: torch.device) -> dict:
     """Dev loss, accuracy and AUC, as the tutorial's per-epoch table."""
     logits = predict_logits(model, tokens, batch_size, device)
@@ -181,8 +217,8 @@ def fine_tune(
     loader = DataLoader(range(len(train.ids)), batch_sampler=sampler, collate_fn=functools.partial(torch_batch, train))
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(
-        trainable, lr=params.lr, eps=params.eps, weight_decay=params.weight_decay,
-        fused=accelerator.device.type == "cuda",
+        parameter_groups(model, params.lr, params.layer_decay), lr=params.lr, eps=params.eps,
+        weight_decay=params.weight_decay, fused=accelerator.device.type == "cuda",
     )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     # Total steps from the loader actually trained on (the tutorial took them from the train-only loader).
@@ -225,16 +261,74 @@ def fine_tune(
     return history
 
 
-def train_classifier(
-    location: str, labeled: Tokens, params: TrainParams, max_length: int, accelerator: Accelerator,
-    on_epoch: Callable[[dict], None] = lambda row: None,
-) -> tuple[ComplaintClassifier, list[dict], Tokens | None]:
-    """Seed, hold out the dev split, fine-tune a fresh head on the pretrained encoder: (model, history, dev)."""
+def pseudo_labeled(model: ComplaintClassifier, unlabeled: Tokens, confidence: float, batch_size: int,
+                   device: torch.device) -> Tokens:
+    """The unlabeled rows the model calls with at least `confidence`, labeled with its call."""
+    probability = score(model, unlabeled, batch_size, device)
+    rows = np.flatnonzero(np.maximum(probability, 1 - probability) >= confidence)
+    picked = unlabeled.subset(rows)
+    return Tokens(picked.ids, picked.input_ids, picked.attention_mask, (probability[rows] >= 0.5).astype(np.int64))
+
+
+def agreed_pseudo_labels(model: ComplaintClassifier, unlabeled: Tokens, params: TrainParams,
+                         accelerator: Accelerator) -> Tokens:
+    """Pseudo-labels from the main process, the same on every process (their rows must match for the next run)."""
+    picked = None
+    if accelerator.is_main_process:
+        picked = pseudo_labeled(model, unlabeled, params.pseudo_confidence, params.eval_batch_size, accelerator.device)
+    return broadcast_object_list([picked], from_process=0)[0] if accelerator.num_processes > 1 else picked
+
+
+def train_once(location: str, train: Tokens, dev: Tokens | None, params: TrainParams, max_length: int,
+               accelerator: Accelerator, on_epoch: Callable[[dict], None]) -> tuple[ComplaintClassifier, list[dict]]:
+    """Seed, then fine-tune a fresh head on the pretrained encoder: (model, history)."""
     configure_torch(params.seed)
-    train, dev = hold_out_dev(labeled, params.dev_size, params.dev_seed)
     model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_length)
     history = fine_tune(model, train, dev, params, accelerator, on_epoch)
-    return accelerator.unwrap_model(model), history, dev
+    return accelerator.unwrap_model(model), history
+
+
+@dataclass
+class Trained:
+    """A trained classifier: its history (of the student when self-trained), dev split, and the teacher's record."""
+
+    model: ComplaintClassifier
+    history: list[dict]
+    dev: Tokens | None
+    self_training: dict | None = None
+
+
+def train_classifier(
+    location: str, labeled: Tokens, params: TrainParams, max_length: int, accelerator: Accelerator,
+    on_epoch: Callable[[dict], None] = lambda row: None, unlabeled: Tokens | None = None,
+) -> Trained:
+    """Hold out the dev split and fine-tune; with `params.self_training`, that model (the teacher) pseudo-labels
+    `unlabeled` and a fresh model (the student) trains on both. Only the student's epochs reach `on_epoch`."""
+    train, dev = hold_out_dev(labeled, params.dev_size, params.dev_seed)
+    if not params.self_training:
+        return Trained(*train_once(location, train, dev, params, max_length, accelerator, on_epoch), dev)
+    teacher, teacher_history = train_once(location, train, dev, params, max_length, accelerator, lambda row: None)
+    pseudo = agreed_pseudo_labels(teacher, unlabeled, params, accelerator)
+    del teacher
+    accelerator.free_memory()
+    logger.info("self-training: %d of %d unlabeled tweets pseudo-labeled at confidence >= %.2f (%d non-complaints)",
+                len(pseudo.ids), len(unlabeled.ids), params.pseudo_confidence, int(pseudo.labels.sum()))
+    student, history = train_once(location, Tokens.concat([train, pseudo]), dev, params, max_length, accelerator,
+                                  on_epoch)
+    record = {"unlabeled": len(unlabeled.ids), "pseudo_labeled": len(pseudo.ids),
+              "pseudo_non_complaints": int(pseudo.labels.sum()), "teacher_history": without_timings(teacher_history)}
+    return Trained(student, history, dev, record)
+
+
+def unlabeled_tokens(params: TrainParams, tokens_folder: Path) -> Tokens | None:
+    """The unlabeled test tweets' tokens when the recipe self-trains on them, else None."""
+    return Tokens.load(tokens_folder / "test.safetensors") if params.self_training else None
+
+
+def refit_params(params: TrainParams, training_record: Path) -> TrainParams:
+    """The recipe for a refit on all labeled tweets: the epoch count the selection run chose, no dev split."""
+    chosen = read_training_record(training_record)["chosen_epoch"]
+    return dataclasses.replace(params, epochs=chosen, dev_size=0.0, best_epoch=False)
 
 
 def read_training_record(path: Path) -> dict:
