@@ -1,23 +1,24 @@
 """Recipe options judged on the external set by the rule fixed before looking.
 
-Each option is a `dvc exp` of `train@bert` (one params switch, the same dev split and seed; the epoch kept is chosen
-on dev). Its model is fetched from the DVC cache (`dvc get . models/bert --rev <exp>`), scored on the external tweets
-and compared with the committed default's scores on the same tweets (plots/external/bert/probabilities.csv): AUC
-difference with a paired bootstrap 95% interval and standard error. The rule: a difference smaller than two standard
-errors is not acted on, and the cheaper option wins a tie.
+Each recipe option is a `dvc exp` of `train@bert` (one params switch, the same dev split and seed; the epoch kept is
+chosen on dev). Its model is fetched from the DVC cache (`dvc get . models/bert --rev <exp>`), scored on the external
+tweets and compared with the committed default's scores on the same tweets (plots/external/bert/probabilities.csv):
+AUC difference with a paired bootstrap 95% interval and standard error. Ensembles against the single refit come from
+`metrics/external.json`: the committed refit + baseline, and each `--ensembles` experiment's (`seeds.refits`).
+The rule: a difference smaller than two standard errors is not acted on, and the cheaper option wins a tie.
 
 Needs the pipeline's outputs (data/external, plots/external) and the experiments in this repository's cache.
-Run:  python -m benchmarks.options lr-3e-5 lr-1e-4 epochs-3 warmup-50 wd-0.01 pooling-cls   # ~1 min each on 2 cores
-Writes benchmarks/results/options.json; `python -m benchmarks.report` puts the table in README.md.
+Run:  python -m benchmarks.options --round 2 layer-decay-0.8 pooling-cls self-training --ensembles refit-seeds
+Writes benchmarks/results/options-round{N}.json; `python -m benchmarks.report` puts the tables in README.md.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import tempfile
 from pathlib import Path
 
+import yaml
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.compare import ROOT, run_header, save
@@ -41,6 +42,39 @@ def switches(training: dict, default: dict) -> dict:
     return {key: value for key, value in training["train"].items() if default["train"].get(key) != value}
 
 
+def fetched(path: str, experiment: str, destination: Path) -> Path:
+    """A file or folder of the project as the experiment left it (from Git or the DVC cache)."""
+    subprocess.run(["dvc", "get", ".", path, "--rev", experiment, "-o", str(destination)], cwd=ROOT, check=True,
+                   capture_output=True)
+    return destination
+
+
+def changed_params(params: dict, default: dict, prefix: str = "") -> dict:
+    """Dotted params keys whose values differ from the default's."""
+    changed = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and isinstance(default.get(key), dict):
+            changed |= changed_params(value, default[key], f"{prefix}{key}.")
+        elif default.get(key) != value:
+            changed[f"{prefix}{key}"] = value
+    return changed
+
+
+def ensemble_entries(experiment: str, metrics: dict, switch: dict) -> list[dict]:
+    """Every ensemble the external stage compared with the single refit."""
+    compare = metrics["compare"]
+    entries = []
+    for candidate in sorted({key.split("_vs_refit_")[0] for key in compare if "_vs_refit_" in key} - {"refit"}):
+        if candidate not in metrics:
+            continue
+        difference = {key: compare[f"{candidate}_vs_refit_{key}"] for key in ("difference", "ci_low", "ci_high", "se")}
+        entries.append({"experiment": experiment, "candidate": candidate, "switch": switch,
+                        "external_auc": metrics[candidate]["auc"], "external_auc_se": metrics[candidate]["auc_se"],
+                        "refit_external_auc": metrics["refit"]["auc"], "vs_refit": difference,
+                        "verdict": verdict(difference)})
+    return entries
+
+
 def judge(name: str, folder: Path, tweets, reference, default_training: dict, batch_size: int) -> dict:
     """One option's model against the default on the external tweets."""
     training = read_json(folder / "training.json")
@@ -57,7 +91,9 @@ def judge(name: str, folder: Path, tweets, reference, default_training: dict, ba
 def main(argv: list[str] | None = None) -> None:
     """Fetch, score and judge every experiment named."""
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    arguments.add_argument("experiments", nargs="+")
+    arguments.add_argument("--round", type=int, required=True, help="the round of options (names the results file)")
+    arguments.add_argument("experiments", nargs="*", help="experiments of train@bert")
+    arguments.add_argument("--ensembles", nargs="*", default=[], help="experiments of seeds.refits (refit_seeds)")
     args = arguments.parse_args(argv)
     tweets = read_parquet(ROOT / "data" / "external" / "tweets.parquet")
     reference = read_probabilities(ROOT / "plots" / "external" / "bert" / "probabilities.csv")
@@ -65,18 +101,28 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("plots/external/bert/probabilities.csv is not for data/external/tweets.parquet: run `dvc repro`")
     default_training = read_json(ROOT / "models" / "bert" / "training.json")
     batch_size = ExternalParams().batch_size
-    options = []
+    metrics = read_json(ROOT / "metrics" / "external.json")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    options, ensembles = [], ensemble_entries("(committed)", metrics, {})
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.experiments:
-            folder = Path(scratch) / name
-            subprocess.run(["dvc", "get", ".", "models/bert", "--rev", name, "-o", str(folder)], cwd=ROOT, check=True,
-                           capture_output=True)
+            folder = fetched("models/bert", name, Path(scratch) / name)
             options.append(judge(name, folder, tweets, reference["probability"].to_numpy(), default_training, batch_size))
             option = options[-1]
             print(f"{name}: {option['switch']} external AUC {option['external_auc']:.4f}, vs default "
                   f"{option['vs_default']['difference']:+.4f} (SE {option['vs_default']['se']:.4f}): {option['verdict']}")
-    metrics = json.loads((ROOT / "metrics" / "external.json").read_text())
-    save(run_header() | {"default_external_auc": metrics["bert"]["auc"], "options": options}, "options")
+        for name in args.ensembles:
+            switch = changed_params(yaml.safe_load(fetched("params.yaml", name, Path(scratch) / f"{name}.yaml").read_text()),
+                                    params)
+            measured = read_json(fetched("metrics/external.json", name, Path(scratch) / f"{name}.json"))
+            # Only the ensembles the committed run does not have (the committed ones are listed once, above).
+            ensembles += [entry for entry in ensemble_entries(name, measured, switch) if entry["candidate"] not in metrics]
+    for entry in ensembles:
+        print(f"{entry['candidate']} ({entry['experiment']}): external AUC {entry['external_auc']:.4f}, vs refit "
+              f"{entry['vs_refit']['difference']:+.4f} (SE {entry['vs_refit']['se']:.4f}): {entry['verdict']}")
+    save(run_header() | {"round": args.round, "default_epochs": default_training["train"]["epochs"],
+                         "default_external_auc": metrics["bert"]["auc"], "options": options, "ensembles": ensembles},
+         f"options-round{args.round}")
 
 
 if __name__ == "__main__":

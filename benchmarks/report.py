@@ -13,7 +13,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
-OPTIONS_START, OPTIONS_END = "<!-- options:start -->", "<!-- options:end -->"
 ENGINES_START, ENGINES_END = "<!-- engines:start -->", "<!-- engines:end -->"
 SERVING_START, SERVING_END = "<!-- serving:start -->", "<!-- serving:end -->"
 ENGINE_NAMES = {"reference": "tutorial's code (PyTorch, padded to 64)", "torch": "ours, PyTorch fp32",
@@ -22,6 +21,8 @@ ENGINE_NAMES = {"reference": "tutorial's code (PyTorch, padded to 64)", "torch":
 PUBLISHED = {"auc": 0.9048, "accuracy": 0.8059, "post_auc": 0.9006, "post_accuracy": 0.8265}
 TARGET = {"auc": 0.905, "accuracy": 0.827}
 EXTERNAL_GOAL = 0.93
+ENSEMBLE_NAMES = {"refit_ensemble": "refit + baseline (`ensemble.method`)",
+                  "refit_seeds": "refit averaged with refits of other seeds"}
 ROWS = [
     ("tokenization (tweets/s, all 7,953)", "tokenize_tweets_per_s", "{:,.0f}"),
     ("fine-tuning (s per epoch)", "train_s_per_epoch", "{:.1f}"),
@@ -100,6 +101,7 @@ def results_table(timing: dict) -> str:
         f"| (trained on it) | | | {minutes('refit')} | {external_cells(external['refit'])} |",
         f"| ensemble: new default + baseline (`{combined['method']}`) | {combined['auc']:.4f} | {combined['accuracy']:.2%} "
         f"| dev AUC {combined['dev_auc']:.4f} | {minutes('ensemble')} | {external_cells(external['ensemble'])} |",
+        f"| refit + baseline (`{combined['method']}`) | (trained on it) | | | | {external_cells(external['refit_ensemble'])} |",
         "",
         "Validation AUC differences on the same 340 tweets, paired bootstrap 95% intervals (`metrics/compare.json`):",
         "",
@@ -111,7 +113,7 @@ def results_table(timing: dict) -> str:
                          f"{' recipe' if reference == 'tutorial' else ''}: {compare[f'{pair}_difference']:+.4f} "
                          f"({compare[f'{pair}_ci_low']:+.4f} to {compare[f'{pair}_ci_high']:+.4f})")
     names = {"refit": "refit", "bert": "new default", "tutorial": "tutorial recipe", "baseline": "baseline",
-             "ensemble": "ensemble"}
+             "ensemble": "ensemble", "refit_ensemble": "refit + baseline", "refit_seeds": "refit seed ensemble"}
     lines += ["", f"External AUC differences on the same {external_tweets():,} tweets, paired bootstrap 95% intervals and "
                   "standard errors (`metrics/external.json`):", ""]
     for key in sorted(external["compare"]):
@@ -181,21 +183,37 @@ def serving_table(result: dict) -> str:
     ])
 
 
+def difference_cells(difference: dict) -> str:
+    """An AUC difference with its 95% interval, and its standard error, as two table cells."""
+    return (f"{difference['difference']:+.4f} ({difference['ci_low']:+.4f} to {difference['ci_high']:+.4f}) "
+            f"| {difference['se']:.5f}")
+
+
+def switch_text(switch: dict, prefix: str = "") -> str:
+    """Params switches as `key=value` code spans."""
+    return ", ".join(f"`{prefix}{key}={value}`" for key, value in switch.items())
+
+
 def options_table(result: dict) -> str:
-    """Each recipe option's external AUC against the default's, with the rule's verdict."""
+    """Each recipe option's external AUC against the default's, and each ensemble's against the refit's, with the
+    rule's verdict."""
     lines = [
         "| option (`dvc exp` name) | switch | epoch kept (on dev) | dev AUC | external AUC ± SE | vs default: difference "
         "(95% interval) | SE of the difference | verdict |",
         "|---|---|---:|---:|---:|---:|---:|---|",
-        f"| default (committed) | | | | {result['default_external_auc']:.4f} | | | |",
+        f"| default ({result['default_epochs']} epochs, the best dev epoch kept) | | | | "
+        f"{result['default_external_auc']:.4f} | | | |",
     ]
-    for option in result["options"]:
-        switch = ", ".join(f"`train.{key}={value}`" for key, value in option["switch"].items())
-        difference = option["vs_default"]
-        lines.append(f"| `{option['experiment']}` | {switch} | {option['chosen_epoch']} | {option['dev_auc']:.4f} "
-                     f"| {option['external_auc']:.4f} ± {option['external_auc_se']:.4f} | {difference['difference']:+.4f} "
-                     f"({difference['ci_low']:+.4f} to {difference['ci_high']:+.4f}) | {difference['se']:.5f} "
-                     f"| {option['verdict']} |")
+    lines += [f"| `{option['experiment']}` | {switch_text(option['switch'], 'train.')} | {option['chosen_epoch']} "
+              f"| {option['dev_auc']:.4f} | {option['external_auc']:.4f} ± {option['external_auc_se']:.4f} "
+              f"| {difference_cells(option['vs_default'])} | {option['verdict']} |" for option in result["options"]]
+    if result["ensembles"]:
+        lines += ["", "| ensemble against the single refit | `dvc exp` | switch | external AUC ± SE | refit's external AUC "
+                  "| difference (95% interval) | SE of the difference | verdict |", "|---|---|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {ENSEMBLE_NAMES.get(entry['candidate'], entry['candidate'])} | {entry['experiment']} "
+                  f"| {switch_text(entry['switch'])} | {entry['external_auc']:.4f} ± {entry['external_auc_se']:.4f} "
+                  f"| {entry['refit_external_auc']:.4f} | {difference_cells(entry['vs_refit'])} | {entry['verdict']} |"
+                  for entry in result["ensembles"]]
     lines += ["", f"Scored on {result['date'][:10]} on {result['machine']['cpu']} (`python -m benchmarks.options`)."]
     return "\n".join(lines)
 
@@ -216,7 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     text = replace_block(text, RESULTS_START, RESULTS_END, results_table(json.loads((results / "pipeline.json").read_text())))
     text = replace_block(text, ENGINES_START, ENGINES_END, engines_table(json.loads((results / "engines.json").read_text())))
     text = replace_block(text, SERVING_START, SERVING_END, serving_table(json.loads((results / "serving.json").read_text())))
-    text = replace_block(text, OPTIONS_START, OPTIONS_END, options_table(json.loads((results / "options.json").read_text())))
+    for path in sorted(results.glob("options-round[0-9].json")):
+        text = replace_block(text, f"<!-- {path.stem}:start -->", f"<!-- {path.stem}:end -->",
+                             options_table(json.loads(path.read_text())))
     readme.write_text(text)
 
 

@@ -2,8 +2,8 @@
 
 Models: the baseline, the tutorial's recipe, the default recipe (models/bert), the refit model that makes the test
 predictions (models/serving, with `predict.engine`), the default's and the refit's ensembles with the baseline
-(`ensemble.method`, fitted on dev as the ensemble stage does), and, when `seeds.refits` names seeds, the refit averaged
-with those seeds' refits (refit_seeds). Per model: the validation metrics' keys, the AUC's standard error, calibration error, the same
+(`ensemble.method`, fitted on dev as the ensemble stage does), and, when `seeds.refits` > 0, the refit averaged with
+the extra refits of refit_seeds. Per model: the validation metrics' keys, the AUC's standard error, calibration error, the same
 at the pipeline's threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired
 bootstrap interval and standard error.
 

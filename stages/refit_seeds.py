@@ -1,5 +1,6 @@
 """Refit the default recipe on all labeled tweets with more seeds and score each on the external tweets, so the
-external stage can judge a seed ensemble of refits against the single refit (`seeds.refits`; empty by default).
+external stage can judge a seed ensemble of refits against the single refit (`seeds.refits` more refits, seeds 1, 2, ...;
+none by default).
 
 Reads: data/tokens/{train,val}.safetensors and model.json (test.safetensors when the recipe self-trains), the chosen
 epoch count in models/bert/training.json, data/external/tweets.parquet, params `train` and `seeds`.
@@ -28,13 +29,13 @@ logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Refit once per seed in `seeds.refits`; write each refit's external probabilities."""
+    """Refit once per extra seed (`seeds.refits` of them); write each refit's external probabilities."""
     arguments = cli.parser(__doc__)
     for option in ("--tokens", "--epochs-from", "--tweets", "--out"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = refit_params(load_section(args.params, "train", TrainParams), args.epochs_from)
-    seeds = load_section(args.params, "seeds", SeedsParams).refits
+    seeds = load_section(args.params, "seeds", SeedsParams).refit_seeds
 
     labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in ("train", "val")])
     recorded = resolve_recorded_model(args.tokens / "model.json")

@@ -94,7 +94,7 @@ def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
     params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
     params["tokenize"]["max_len"] = 16
     params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
-    params["seeds"].update(seeds=[1], refits=[3])
+    params["seeds"].update(seeds=[1], refits=1)
     params["tutorial"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
     params["compare"]["resamples"] = 200

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -16,7 +15,7 @@ from typing import ClassVar
 import pandas as pd
 
 from complaints.data import COMPLAINT, NON_COMPLAINT
-from complaints.download import DownloadParams, fetch_url, is_url, require_digest, sha256_of
+from complaints.download import DownloadParams, Fetcher, fetch, fetch_url, is_url, require_digest, sha256_of
 from complaints.io import DataError, read_csv_strict
 
 EXTERNAL_FILE = "airline_sentiment_dev.csv"
@@ -55,15 +54,13 @@ def write_even_half(upstream: Path, target: Path) -> None:
         writer.writerows(row for row in reader if is_even_half(row[column]))
 
 
-def external_fetcher(upstream_sha256: str):
+def external_fetcher(upstream_sha256: str) -> Fetcher:
     """A fetcher for `download`: a folder holds the half itself; a URL or file is the upstream set, verified, then halved."""
 
     def fetch_external(source: str, names: list[str], destination: Path, timeout_s: float) -> None:
         path = Path(source)
         if not is_url(source) and path.is_dir():
-            if not (path / EXTERNAL_FILE).is_file():
-                raise DataError(f"{path}: folder has no {EXTERNAL_FILE}")
-            shutil.copyfile(path / EXTERNAL_FILE, destination / EXTERNAL_FILE)
+            fetch(source, names, destination, timeout_s)
             return
         upstream = fetch_url(source, destination, timeout_s) if is_url(source) else path
         if not upstream.is_file():

@@ -89,15 +89,20 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class SeedsParams:
-    """The `seeds` section: more seeds of the default recipe, retrained to report the spread of its quality, and seeds of
-    extra refits whose average with the refit is judged on the external set."""
+    """The `seeds` section: more seeds of the default recipe, retrained to report the spread of its quality, and how many
+    extra refits (seeds 1, 2, ...) to average with the refit on the external set."""
 
     seeds: tuple[int, ...] = (1, 2)
-    refits: tuple[int, ...] = ()
+    refits: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(self.seeds))
-        object.__setattr__(self, "refits", tuple(self.refits))
+        require(self.refits >= 0, "seeds.refits", self.refits, "an integer >= 0")
+
+    @property
+    def refit_seeds(self) -> tuple[int, ...]:
+        """The extra refits' seeds: 1 to `refits`."""
+        return tuple(range(1, self.refits + 1))
 
 
 def make_accelerator() -> Accelerator:

@@ -30,8 +30,10 @@ class ExternalParams:
 def reason_auc(tweets: pd.DataFrame, non_complaint_probability: np.ndarray) -> dict[str, float]:
     """Per negative reason: AUC of that reason's complaints against every non-complaint (how well they are told apart)."""
     non_complaints = tweets["label"].to_numpy() == NON_COMPLAINT
+    if not non_complaints.any():
+        return {}
     aucs = {}
-    for reason in sorted(set(tweets.loc[~non_complaints, "negativereason"]) - {""}) if non_complaints.any() else []:
+    for reason in sorted(set(tweets.loc[~non_complaints, "negativereason"]) - {""}):
         rows = non_complaints | (tweets["negativereason"] == reason).to_numpy()
         aucs[reason] = float(roc_auc_score(tweets["label"].to_numpy()[rows], non_complaint_probability[rows]))
     return aucs
