@@ -228,8 +228,9 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         return ["stages.external", "--tweets", str(damaged), "--baseline", str(workdir / "baseline.joblib"),
                 "--tutorial", str(workdir / "tutorial"), "--bert", str(workdir / "bert"), "--serving", str(workdir / "serving"),
                 "--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof",
-                str(workdir / "baseline_oof.csv"), "--threshold", str(workdir / "threshold.json"),
-                "--metrics", str(folder / "model"), "--plots", str(folder / "plots")], str(damaged)
+                str(workdir / "baseline_oof.csv"), "--refit-seeds", str(workdir / "refit_seeds"),
+                "--threshold", str(workdir / "threshold.json"), "--metrics", str(folder / "model"),
+                "--plots", str(folder / "plots")], str(damaged)
     for name in ("bert", "ensemble", "baseline", "tutorial"):
         (folder / "plots" / name).mkdir(parents=True)
         (folder / "plots" / name / "val_probabilities.csv").write_text('"id","label","probability"\n1,0,0.2\n2,0,0.7\n')
