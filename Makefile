@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup pipeline test check-plots check-report
+.PHONY: setup pipeline test test-fast check-plots check-report
 
 setup: $(VENV)/.installed
 
@@ -20,8 +20,13 @@ pipeline: setup
 	dvc repro
 	complaints summary
 
+# Everything, on both cores (pytest-xdist; a group of tests sharing a module fixture stays on one worker).
 test: setup
-	pytest
+	pytest -n 2 --dist loadgroup
+
+# The inner loop while you code: the pure code and the in-process doors, no stage, dvc or server (at most 90 s).
+test-fast: setup
+	pytest -m "not slow"
 
 # Render `dvc plots show` offline and check every chart in headless Chromium (Debian: apt-get install chromium).
 check-plots: setup

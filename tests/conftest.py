@@ -1,4 +1,11 @@
-"""Shared fixtures: the project root, the data mirror, tiny CSVs and a throwaway copy of the project."""
+"""Shared fixtures: the project root, the data mirror, tiny CSVs, a tiny random encoder, and the expensive fixtures
+(the chain of stage mains, a project reproduced by `dvc`) built once per test session and shared.
+
+The tiny encoder (a randomly initialised 2-layer BERT, hidden 32, with the embedded model's own tokenizer) stands in
+for all-MiniLM-L6-v2 wherever a claim is about DVC, files, processes or HTTP rather than the pretrained weights;
+`real_workdir` keeps the embedded model for the claims that are about it. Under pytest-xdist each session fixture is
+built by one worker while the others wait on a file lock, then read by all of them.
+"""
 from __future__ import annotations
 
 import json
@@ -6,10 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -42,6 +51,70 @@ def copy_project(destination: Path) -> Path:
     run(["git", "add", "-A"], project)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "copy"], project)
     return project
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder `name`, filled by `build` once per test session, also across pytest-xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
+TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+                "max_position_embeddings": 512}
+
+
+def build_tiny_encoder(folder: Path) -> None:
+    """A seeded, randomly initialised BERT of TINY_ENCODER's size with the embedded model's tokenizer and vocabulary."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from complaints.pretrained import load_tokenizer, resolve_model
+
+    tokenizer = load_tokenizer(resolve_model("embedded"))
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(tokenizer), **TINY_ENCODER)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """The tiny encoder's folder, a valid `model.name`."""
+    return built_once(tmp_path_factory, "tiny-encoder", build_tiny_encoder)
+
+
+def build_tiny_model(folder: Path, encoder: Path) -> None:
+    """An untrained classifier (mean pooling, MAX_LEN 16) on the tiny encoder, saved as the train stage saves one."""
+    from complaints.model import pretrained_classifier, save_classifier
+    from complaints.pretrained import load_tokenizer
+    from complaints.runtime import configure_torch
+
+    configure_torch(0)
+    model = pretrained_classifier(str(encoder), head_hidden=50, freeze_encoder=False, pooling="mean", max_length=16)
+    save_classifier(model, load_tokenizer(str(encoder)), folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_encoder) -> Path:
+    """A model folder (PyTorch weights, no ONNX files) on the tiny encoder, built in a second without training."""
+    return built_once(tmp_path_factory, "tiny-model", lambda folder: build_tiny_model(folder, tiny_encoder))
+
+
+# A test needing one of these runs stage mains, `dvc` or servers: the `slow` tier (`make test-fast` leaves it out).
+SLOW_FIXTURES = {"workdir", "real_workdir", "tiny_project", "reproduced_copy", "long_training"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark every test that needs a pipeline fixture `slow`."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -80,9 +153,9 @@ def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> di
         EXTERNAL_FILE: sha256_of(folder / "external" / EXTERNAL_FILE)}
 
 
-def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
-    """The project's params on a tiny mirror: short MAX_LEN, one epoch, small batches and alpha grid, one extra seed and
-    one extra refit, a short bootstrap."""
+def tiny_params(mirror: Path, digests: dict[str, str], model: str) -> dict:
+    """The project's params on a tiny mirror and the encoder `model`: short MAX_LEN, one epoch, small batches and alpha
+    grid, one extra seed and one extra refit, a short bootstrap."""
     import yaml
 
     from complaints.external import EXTERNAL_FILE
@@ -91,6 +164,7 @@ def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
     tutorial_digests = {name: digest for name, digest in digests.items() if name != EXTERNAL_FILE}
     params["download"].update(sources=[str(mirror)], sha256=tutorial_digests)
     params["external_data"].update(sources=[str(mirror / "external")], sha256={EXTERNAL_FILE: digests[EXTERNAL_FILE]})
+    params["model"]["name"] = model
     params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
     params["tokenize"]["max_len"] = 16
     params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
@@ -102,15 +176,19 @@ def tiny_params(mirror: Path, digests: dict[str, str]) -> dict:
     return params
 
 
-@pytest.fixture(scope="session")
-def tiny_params_file(tmp_path_factory) -> Path:
-    """A params.yaml for the tiny mirror, usable by stage mains."""
+def write_tiny_params(folder: Path, model: str) -> Path:
+    """A tiny mirror in `folder` and a params.yaml for it and `model`, usable by stage mains; returns the params path."""
     import yaml
 
-    folder = tmp_path_factory.mktemp("tiny")
     path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(tiny_params(folder / "mirror", make_tiny_mirror(folder / "mirror"))))
+    path.write_text(yaml.safe_dump(tiny_params(folder / "mirror", make_tiny_mirror(folder / "mirror"), model)))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_params_file(tmp_path_factory, tiny_encoder) -> Path:
+    """A params.yaml for the tiny mirror and the tiny encoder, usable by stage mains."""
+    return built_once(tmp_path_factory, "tiny", lambda folder: write_tiny_params(folder, str(tiny_encoder))) / "params.yaml"
 
 
 THRESHOLD_OUTPUTS = ["--out", "test.csv", "--review", "review.csv", "--metrics", "threshold.json", "--sweep",
@@ -127,22 +205,18 @@ def run_threshold(params_path, work, outputs_in) -> dict:
     return json.loads((outputs_in / "threshold.json").read_text())
 
 
-@pytest.fixture(scope="session")
-def workdir(tiny_params_file, tmp_path_factory):
-    """Run the whole chain of stage mains once in a fresh folder; tests read its outputs."""
+def run_chain(tiny_params_file: Path, work: Path) -> None:
+    """The whole chain of stage mains in `work`, as `dvc repro` runs them."""
     from stages import (
-        analysis, baseline, compare, download, engines, ensemble, evaluate, export, external, external_data, predict,
-        refit_seeds, release, report, seeds, split, tokenize, train,
+        analysis, baseline, compare, engines, ensemble, evaluate, external, external_data, refit_seeds, release, report,
+        seeds, train,
     )
 
-    work = tmp_path_factory.mktemp("work")
     params = ["--params", str(tiny_params_file)]
-    download.main(params + ["--out", str(work / "raw")])
-    split.main(params + ["--raw", str(work / "raw"), "--out", str(work / "split"), "--duplicates", str(work / "dup.json")])
+    prepare_tokens(params, work)
     baseline.main(params + ["--split", str(work / "split"), "--model", str(work / "baseline.joblib"),
                             "--metrics", str(work / "baseline.json"), "--plots", str(work / "plots" / "baseline"),
                             "--cv-plot", str(work / "cv" / "cv_auc.csv"), "--oof", str(work / "baseline_oof.csv")])
-    tokenize.main(params + ["--split", str(work / "split"), "--out", str(work / "tokens"), "--stats", str(work / "tokens.json")])
     train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "--model", str(work / "bert"),
                          "--live", str(work / "live")])
     train.main(params + ["--section", "tutorial", "--tokens", str(work / "tokens"), "--train-on", "train",
@@ -159,10 +233,7 @@ def workdir(tiny_params_file, tmp_path_factory):
                             "--metrics", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
     compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
                            "--plots", str(work / "plots"), "--metrics", str(work / "compare.json")])
-    export.main(params + ["--model", str(work / "bert_full"), "--split", str(work / "split"), "--out", str(work / "serving"),
-                          "--metrics", str(work / "export.json")])
-    predict.main(params + ["--split", str(work / "split"), "--model", str(work / "serving"),
-                           "--out", str(work / "test_scores.parquet")])
+    export_and_predict(params, work)
     run_threshold(tiny_params_file, work, work)
     engines.main(params + ["--selection-model", str(work / "bert"), "--serving", str(work / "serving"), "--split",
                            str(work / "split"), "--threshold", str(work / "threshold.json"), "--metrics", str(work / "engines.json")])
@@ -181,23 +252,89 @@ def workdir(tiny_params_file, tmp_path_factory):
     release.main(params + ["--serving", str(work / "serving"), "--metrics", str(work), "--out", str(work / "release")])
     report.main(params + ["--metrics", str(work), "--plots", str(work / "plots"), "--out", str(work / "report" / "report.md"),
                           "--figures", str(work / "report" / "figures")])
-    return work
+
+
+def prepare_tokens(params: list[str], work: Path) -> None:
+    """download, split and tokenize into `work`."""
+    from stages import download, split, tokenize
+
+    download.main(params + ["--out", str(work / "raw")])
+    split.main(params + ["--raw", str(work / "raw"), "--out", str(work / "split"), "--duplicates", str(work / "dup.json")])
+    tokenize.main(params + ["--split", str(work / "split"), "--out", str(work / "tokens"), "--stats", str(work / "tokens.json")])
+
+
+def export_and_predict(params: list[str], work: Path) -> None:
+    """export `work/bert_full` to `work/serving`, then the predict stage's test scores."""
+    from stages import export, predict
+
+    export.main(params + ["--model", str(work / "bert_full"), "--split", str(work / "split"), "--out", str(work / "serving"),
+                          "--metrics", str(work / "export.json")])
+    predict.main(params + ["--split", str(work / "split"), "--model", str(work / "serving"),
+                           "--out", str(work / "test_scores.parquet")])
 
 
 @pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory):
-    """A copy of the project on the tiny mirror, reproduced once; tests that change it restore it."""
+def workdir(tiny_params_file, tmp_path_factory) -> Path:
+    """The whole chain of stage mains on the tiny encoder, run once; tests only read its outputs."""
+    return built_once(tmp_path_factory, "work", lambda work: run_chain(tiny_params_file, work))
+
+
+@pytest.fixture(scope="session")
+def real_workdir(tmp_path_factory) -> Path:
+    """The refit, export and predict stages on the embedded all-MiniLM-L6-v2, for the claims about the real model."""
+    from stages import train
+
+    def build(work: Path) -> None:
+        params = ["--params", str(write_tiny_params(work, "embedded"))]
+        prepare_tokens(params, work)
+        train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val", "--model",
+                             str(work / "bert_full"), "--live", str(work / "live_full")])
+        export_and_predict(params, work)
+
+    return built_once(tmp_path_factory, "real-work", build)
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory, tiny_encoder) -> Path:
+    """The project on a tiny mirror beside it (a relative source, resolved from the main checkout, also in experiments'
+    temporary copies) and the tiny encoder (by its absolute folder, which every copy and clone shares), reproduced by
+    `dvc repro` once and committed.
+
+    Read-only: a test that runs `dvc` or changes a file works on `reproduced_copy`.
+    """
     import yaml
 
-    base = tmp_path_factory.mktemp("tinyclone")
-    project = copy_project(base)
-    # A relative source, resolved from the main checkout (also from experiments' temporary copies).
-    params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"))
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny params"], project)
-    run(["dvc", "repro"], project)
-    commit_all(project, "reproduced")
-    return project
+    def build(base: Path) -> None:
+        project = copy_project(base)
+        params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"), str(tiny_encoder))
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny params"], project)
+        run(["dvc", "repro"], project)
+        commit_all(project, "reproduced")
+
+    return built_once(tmp_path_factory, "tinyclone", build) / "project"
+
+
+def copy_reproduced(project: Path, destination: Path, own_cache: bool = False) -> Path:
+    """A copy of a reproduced project's work tree (git history and outputs) beside the same mirror and `shared/`, on the
+    original's DVC cache (or a copy of it with `own_cache`): nothing in it needs to rerun."""
+    dvc_folder = project / ".dvc"
+    copy = destination / "project"
+    shutil.copytree(project, copy, symlinks=True,
+                    ignore=lambda folder, names: {"cache", "tmp"} & set(names) if Path(folder) == dvc_folder else set())
+    for sibling in ("mirror", "shared"):
+        (destination / sibling).symlink_to((project.parent / sibling).resolve())
+    if own_cache:
+        shutil.copytree(dvc_folder / "cache", copy / ".dvc" / "cache")
+    else:
+        (copy / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {dvc_folder / 'cache'}\n")
+    return copy
+
+
+@pytest.fixture
+def reproduced_copy(tiny_project, tmp_path) -> Path:
+    """A copy of `tiny_project` for one test, sharing its DVC cache."""
+    return copy_reproduced(tiny_project, tmp_path)
 
 
 def commit_all(project: Path, message: str) -> None:

@@ -15,6 +15,9 @@ import yaml
 
 from conftest import ROOT, SHARED, copy_project
 
+
+pytestmark = pytest.mark.slow  # real `dvc repro` of the cheap stages on the real data
+
 CHEAP_STAGES = ("download", "split", "baseline", "tokenize")
 TRAINING_STAGES = ("train@bert", "train@tutorial", "refit", "seeds")
 OUR_VENV = Path(sys.executable).parent.parent
@@ -67,14 +70,15 @@ def test_cheap_stages_give_the_committed_hashes_at_two_paths_with_two_venvs(othe
     assert str(other_venv) not in (theirs / "data" / "tokens" / "model.json").read_text()
 
 
-def test_a_teammate_with_their_own_tokens_gets_training_from_the_run_cache(tiny_project, other_venv, tmp_path):
+def test_a_teammate_with_their_own_tokens_gets_training_from_the_run_cache(tiny_project, reproduced_copy, other_venv,
+                                                                           tmp_path):
     remote = tmp_path / "remote"
-    in_venv(OUR_VENV, ["dvc", "remote", "add", "--local", "-f", "roundtrip", str(remote)], tiny_project)
-    in_venv(OUR_VENV, ["dvc", "push", "--run-cache", "-r", "roundtrip"], tiny_project)
+    in_venv(OUR_VENV, ["dvc", "remote", "add", "--local", "-f", "roundtrip", str(remote)], reproduced_copy)
+    in_venv(OUR_VENV, ["dvc", "push", "--run-cache", "-r", "roundtrip"], reproduced_copy)
 
     # The teammate: a clone at another path, another venv, and no dvc.lock (nothing recorded but the code).
     teammate = tmp_path / "team" / "member" / "project"
-    subprocess.run(["git", "clone", "-q", str(tiny_project), str(teammate)], check=True)
+    subprocess.run(["git", "clone", "-q", str(reproduced_copy), str(teammate)], check=True)
     shutil.copytree(tiny_project.parent / "mirror", teammate.parent / "mirror")
     (teammate.parent / "shared").symlink_to(SHARED)
     (teammate / "dvc.lock").unlink()

@@ -46,7 +46,10 @@ def test_model_record_identifies_the_embedded_model(tokenizer):
 
 
 def test_unresolvable_model_names_it_and_suggests_embedded(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub
+
+    # Read once at import: the variable alone would still send the hub lookup out, to time out off the network.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ParamsError, match=r"model\.name.*'no-such/model-xyz'.*'embedded'"):
         resolve_model("no-such/model-xyz")
 

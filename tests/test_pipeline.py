@@ -6,6 +6,9 @@ import pytest
 from conftest import copy_project, run
 
 
+pytestmark = pytest.mark.slow  # real `dvc repro` of the cheap stages on the real data
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     return copy_project(tmp_path_factory.mktemp("clone"))

@@ -21,11 +21,11 @@ def card_metadata(card: str) -> dict:
     return yaml.safe_load(match.group(1))
 
 
-def test_the_card_metadata_parses_and_matches_the_metrics(workdir):
+def test_the_card_metadata_parses_and_matches_the_metrics(workdir, tiny_encoder):
     card = (workdir / "release" / "README.md").read_text()
     metadata = card_metadata(card)
     assert metadata["language"] == "en" and metadata["pipeline_tag"] == "text-classification"
-    assert metadata["base_model"] == "sentence-transformers/all-MiniLM-L6-v2" and metadata["license"] and metadata["tags"]
+    assert metadata["base_model"] == str(tiny_encoder) and metadata["license"] and metadata["tags"]
     (result,) = metadata["model-index"][0]["results"]
     assert result["dataset"]["split"] == "validation" and result["dataset"]["name"]
     bert = json.loads((workdir / "bert.json").read_text())
@@ -89,13 +89,13 @@ def test_every_image_the_report_links_exists_and_is_a_non_empty_png(workdir):
     assert "## Headline" in report and "| model | metric | this run |" in report and "false" in report
 
 
-def test_artifacts_get_from_a_second_clone_gives_a_model_the_cli_loads(tiny_project, tmp_path):
+def test_artifacts_get_from_a_second_clone_gives_a_model_the_cli_loads(reproduced_copy, tmp_path):
     # The project's remote, committed in its config as a team's would be, holding what `dvc repro` made.
     remote = tmp_path / "team-remote"
     first = tmp_path / "first"
-    run(["git", "clone", "-q", str(tiny_project), str(first)], tmp_path)
-    run(["dvc", "remote", "add", "--local", "-f", "seed", str(remote)], tiny_project)
-    run(["dvc", "push", "-r", "seed"], tiny_project)
+    run(["git", "clone", "-q", str(reproduced_copy), str(first)], tmp_path)
+    run(["dvc", "remote", "add", "--local", "-f", "seed", str(remote)], reproduced_copy)
+    run(["dvc", "push", "-r", "seed"], reproduced_copy)
     run(["dvc", "remote", "add", "-f", "-d", "team", str(remote)], first)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "team remote"], first)
     run(["git", "tag", "-a", "complaint-classifier@v1.0.0", "-m", "Registered version v1.0.0"], first)
@@ -112,4 +112,3 @@ def test_artifacts_get_from_a_second_clone_gives_a_model_the_cli_loads(tiny_proj
     threshold = json.loads((fetched / "threshold.json").read_text())["threshold"]
     assert row["label"] == ("non-complaint" if row["non_complaint_probability"] > threshold else "complaint")
     assert Path(fetched / "model.safetensors").stat().st_size > 1_000_000
-    run(["dvc", "remote", "remove", "--local", "seed"], tiny_project)

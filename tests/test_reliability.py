@@ -1,5 +1,6 @@
 """Fault injection through the real stage code and the real `dvc`: bad input, kills, concurrent runs, determinism."""
 import json
+import logging
 import os
 import random
 import shutil
@@ -14,8 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from complaints import cli
 from complaints.tokens import write_arrays
-from conftest import BIN, ROOT, copy_project, make_tiny_mirror, run, tiny_params
+from stages import split
+from conftest import BIN, ROOT, commit_all, copy_reproduced, run
 
 
 def header_and_rows(path: Path) -> tuple[list[str], str]:
@@ -42,7 +45,7 @@ CORRUPTIONS = {
 
 @pytest.mark.parametrize("name", ["complaint1700.csv", "noncomplaint1700.csv", "test_data.csv"])
 @pytest.mark.parametrize("corruption", [*CORRUPTIONS, "not utf-8"])
-def test_split_rejects_bad_input_with_one_message_and_no_output(raw_dir, tmp_path, name, corruption):
+def test_split_rejects_bad_input_with_one_message_and_no_output(raw_dir, tmp_path, caplog, name, corruption):
     path = raw_dir / name
     columns, text = header_and_rows(path)
     if corruption == "not utf-8":
@@ -50,14 +53,24 @@ def test_split_rejects_bad_input_with_one_message_and_no_output(raw_dir, tmp_pat
     else:
         path.write_text(CORRUPTIONS[corruption](columns, text), encoding="utf-8")
     out, duplicates = tmp_path / "split", tmp_path / "duplicates.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "stages.split", "--raw", str(raw_dir), "--out", str(out), "--duplicates", str(duplicates)],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
-    assert len(errors) == 1 and str(path) in errors[0] and "Traceback" not in result.stderr
+    # In-process through the entry points' own `cli.run`; the next test runs the module as DVC does.
+    with pytest.raises(SystemExit) as stopped, caplog.at_level(logging.INFO):
+        cli.run(split.main, ["--raw", str(raw_dir), "--out", str(out), "--duplicates", str(duplicates)])
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert stopped.value.code == 1 and len(errors) == 1 and str(path) in errors[0], errors
     assert not out.exists() and not duplicates.exists() and not list(tmp_path.glob(".split.*"))
+
+
+def test_the_split_module_prints_one_error_line_and_no_traceback(raw_dir, tmp_path):
+    path = raw_dir / "test_data.csv"
+    path.write_text(CORRUPTIONS["ragged row"](*header_and_rows(path)), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.split", "--raw", str(raw_dir), "--out", str(tmp_path / "split"),
+         "--duplicates", str(tmp_path / "duplicates.json")], cwd=ROOT, capture_output=True, text=True,
+    )
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert result.returncode == 1 and len(errors) == 1 and str(path) in errors[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / "split").exists()
 
 
 def test_unusual_but_valid_csv_passes_the_split_stage(raw_dir, tmp_path):
@@ -73,6 +86,7 @@ def test_unusual_but_valid_csv_passes_the_split_stage(raw_dir, tmp_path):
         "a quoted tweet, with a comma\nand a newline" in tables["text"].tolist()
 
 
+@pytest.mark.slow
 def test_label_outside_0_1_is_rejected_by_training(tmp_path):
     tokens = tmp_path / "tokens"
     ids = np.arange(4)
@@ -88,17 +102,19 @@ def test_label_outside_0_1_is_rejected_by_training(tmp_path):
     assert not (tmp_path / "model").exists()
 
 
+LONG_TRAINING_EPOCHS = 20
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A reproduced copy of the project on tiny data, with 3 epochs so a kill lands mid-training."""
-    base = tmp_path_factory.mktemp("faults")
-    project = copy_project(base)
-    params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror", labeled=60))
-    params["train"]["epochs"] = 3
+def long_training(tiny_project, tmp_path_factory):
+    """A copy of the tiny project whose default recipe trains 20 epochs (seconds, so a kill or a second run lands
+    mid-training), with `train@bert` reproduced and committed."""
+    project = copy_reproduced(tiny_project, tmp_path_factory.mktemp("long"))
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["epochs"] = LONG_TRAINING_EPOCHS
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["dvc", "repro"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "reproduced"], project)
+    run(["dvc", "repro", "--single-item", "train@bert"], project)
+    commit_all(project, "long training")
     return project
 
 
@@ -111,7 +127,7 @@ def start(command: list[str], project: Path) -> subprocess.Popen:
 
 
 def wait_until(condition, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Block until `condition()` holds while `process` still runs."""
+    """Poll until `condition()` holds while `process` still runs, failing after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert process.poll() is None, process.stdout.read().decode()
@@ -125,19 +141,28 @@ def wait_for_training(project: Path, process: subprocess.Popen) -> None:
     wait_until(lambda: (project / "dvclive" / "bert").exists(), process)
 
 
-def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(project):
+def epochs_logged(project: Path) -> int:
+    """How many epochs the running train stage has logged to dvclive so far."""
+    losses = project / "dvclive" / "bert" / "plots" / "metrics" / "train_loss.tsv"
+    return max(0, len(losses.read_text().splitlines()) - 1) if losses.exists() else 0
+
+
+@pytest.mark.xdist_group("long_training")
+def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(long_training):
+    project = long_training
     lock = (project / "dvc.lock").read_bytes()
     seed = random.randrange(1 << 30)
+    kill_after = random.Random(seed).randint(1, LONG_TRAINING_EPOCHS // 2)
     process = start(["dvc", "repro", "--force", "--single-item", "train@bert"], project)
     wait_for_training(project, process)
-    time.sleep(random.Random(seed).uniform(0.2, 2.0))
-    assert process.poll() is None, "training ended before the kill"
+    wait_until(lambda: epochs_logged(project) >= kill_after, process)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert (project / "dvc.lock").read_bytes() == lock, f"kill seed {seed}"
     assert not (project / "models" / "bert").exists(), "a killed run left a model"
 
-    run(["dvc", "repro"], project)  # completes (the killed run's stale lock is no obstacle), restoring from the cache
+    # Completes (the killed run's stale lock is no obstacle), restoring from the cache.
+    assert "Running stage" not in run(["dvc", "repro", "--single-item", "train@bert"], project).stdout
     assert (project / "dvc.lock").read_bytes() == lock and (project / "models" / "bert" / "model.safetensors").exists()
     retrained = run(["dvc", "repro", "--force", "--single-item", "train@bert"], project).stdout
     assert "Running stage 'train@bert'" in retrained
@@ -145,7 +170,9 @@ def test_killed_training_leaves_nothing_behind_and_a_rerun_is_identical(project)
     assert not [p.name for p in (project / "models").iterdir() if p.name.endswith(".tmp")]
 
 
-def test_a_second_repro_fails_fast_on_dvcs_lock_and_corrupts_nothing(project):
+@pytest.mark.xdist_group("long_training")
+def test_a_second_repro_fails_fast_on_dvcs_lock_and_corrupts_nothing(long_training):
+    project = long_training
     lock = (project / "dvc.lock").read_bytes()
     process = start(["dvc", "repro", "--force", "--single-item", "train@bert"], project)
     wait_for_training(project, process)
@@ -155,7 +182,7 @@ def test_a_second_repro_fails_fast_on_dvcs_lock_and_corrupts_nothing(project):
     assert process.wait(timeout=300) == 0, process.stdout.read().decode()
     assert second.returncode != 0 and "lock" in (second.stdout + second.stderr).lower() and elapsed < 30
     assert (project / "dvc.lock").read_bytes() == lock
-    assert "up to date" in run(["dvc", "status"], project).stdout
+    assert "up to date" in run(["dvc", "status", "train@bert"], project).stdout
 
 
 def without_report(lock: bytes) -> dict:
@@ -163,15 +190,17 @@ def without_report(lock: bytes) -> dict:
     return {name: stage for name, stage in yaml.safe_load(lock)["stages"].items() if name != "report"}
 
 
-def test_two_clean_runs_give_identical_lock_hashes(project):
-    lock = (project / "dvc.lock").read_bytes()
+def test_two_clean_runs_give_identical_lock_hashes(tiny_project, reproduced_copy):
+    project = reproduced_copy
+    lock = (tiny_project / "dvc.lock").read_bytes()
     for folder in ("data", "models", "predictions", "plots", "dvclive", "reports"):
         shutil.rmtree(project / folder, ignore_errors=True)
     run(["dvc", "repro", "--force", "--no-run-cache"], project)
     assert without_report((project / "dvc.lock").read_bytes()) == without_report(lock)
 
 
-def test_outputs_deleted_by_hand_come_back_without_retraining(project):
+def test_outputs_deleted_by_hand_come_back_without_retraining(reproduced_copy):
+    project = reproduced_copy
     shutil.rmtree(project / "models" / "bert")
     (project / "predictions" / "test.csv").unlink()
     output = run(["dvc", "repro"], project).stdout
@@ -182,7 +211,8 @@ def test_outputs_deleted_by_hand_come_back_without_retraining(project):
     assert "up to date" in run(["dvc", "status"], project).stdout
 
 
-def test_a_corrupted_cache_file_is_detected_and_repaired(project, tmp_path):
+def test_a_corrupted_cache_file_is_detected_and_repaired(tiny_project, tmp_path):
+    project = copy_reproduced(tiny_project, tmp_path / "copy", own_cache=True)
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     entry = next(out for out in lock["stages"]["threshold"]["outs"] if out["path"] == "predictions/test.csv")
     cached = project / ".dvc" / "cache" / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]

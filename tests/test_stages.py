@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from complaints.config import ParamsError
-from conftest import run_threshold
+from conftest import TINY_ENCODER, run_threshold
 from stages import ensemble, threshold, tokenize, train
 
 def test_split_sizes_and_tokens(workdir):
@@ -28,7 +28,7 @@ def test_model_folder_is_a_transformers_model_with_its_tokenizer(workdir):
 
     config = AutoConfig.from_pretrained(workdir / "bert", trust_remote_code=True)
     tokenizer = AutoTokenizer.from_pretrained(workdir / "bert", config=config)
-    assert config.encoder.hidden_size == 384 and config.max_length == 16 and tokenizer.model_max_length == 16
+    assert config.encoder.hidden_size == TINY_ENCODER["hidden_size"] and config.max_length == 16 and tokenizer.model_max_length == 16
     assert config.id2label == {0: "complaint", 1: "non-complaint"} and tokenizer("hello")["input_ids"][0] == 101
     assert (workdir / "live" / "plots" / "metrics" / "dev_auc.tsv").exists()
 
