@@ -53,6 +53,15 @@ def copy_project(destination: Path) -> Path:
     return project
 
 
+def pytest_configure(config) -> None:
+    """Under pytest-xdist, pin each worker (and every process it starts) to a core of its own, so the workers' torch
+    and ONNX Runtime thread pools (sized by the affinity) never fight over the same cores."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if worker and len(cores) > 1:
+        os.sched_setaffinity(0, {cores[int(worker.removeprefix("gw")) % len(cores)]})
+
+
 def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
     """The folder `name`, filled by `build` once per test session, also across pytest-xdist workers."""
     base = tmp_path_factory.getbasetemp()
@@ -110,11 +119,18 @@ def tiny_model(tmp_path_factory, tiny_encoder) -> Path:
 SLOW_FIXTURES = {"workdir", "real_workdir", "tiny_project", "reproduced_copy", "long_training"}
 
 
+PROJECT_FIXTURES = {"tiny_project", "reproduced_copy", "long_training"}
+
+
 def pytest_collection_modifyitems(items) -> None:
-    """Mark every test that needs a pipeline fixture `slow`."""
+    """Mark every test that needs a pipeline fixture `slow`; run one test on the reproduced tiny project first and the
+    others on it last, so one xdist worker builds the project while the other works through the rest."""
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    on_project = [item for item in items if PROJECT_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    rest = [item for item in items if item not in on_project]
+    items[:] = on_project[:1] + rest + on_project[1:]
 
 
 @pytest.fixture

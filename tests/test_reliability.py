@@ -102,12 +102,12 @@ def test_label_outside_0_1_is_rejected_by_training(tmp_path):
     assert not (tmp_path / "model").exists()
 
 
-LONG_TRAINING_EPOCHS = 20
+LONG_TRAINING_EPOCHS = 8
 
 
 @pytest.fixture(scope="module")
 def long_training(tiny_project, tmp_path_factory):
-    """A copy of the tiny project whose default recipe trains 20 epochs (seconds, so a kill or a second run lands
+    """A copy of the tiny project whose default recipe trains 8 epochs (seconds, so a kill or a second run lands
     mid-training), with `train@bert` reproduced and committed."""
     project = copy_reproduced(tiny_project, tmp_path_factory.mktemp("long"))
     params = yaml.safe_load((project / "params.yaml").read_text())
