@@ -119,18 +119,11 @@ def tiny_model(tmp_path_factory, tiny_encoder) -> Path:
 SLOW_FIXTURES = {"workdir", "real_workdir", "tiny_project", "reproduced_copy", "long_training"}
 
 
-PROJECT_FIXTURES = {"tiny_project", "reproduced_copy", "long_training"}
-
-
 def pytest_collection_modifyitems(items) -> None:
-    """Mark every test that needs a pipeline fixture `slow`; run one test on the reproduced tiny project first and the
-    others on it last, so one xdist worker builds the project while the other works through the rest."""
+    """Mark every test that needs a pipeline fixture `slow`."""
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    on_project = [item for item in items if PROJECT_FIXTURES & set(getattr(item, "fixturenames", ()))]
-    rest = [item for item in items if item not in on_project]
-    items[:] = on_project[:1] + rest + on_project[1:]
 
 
 @pytest.fixture

@@ -112,3 +112,12 @@ def test_artifacts_get_from_a_second_clone_gives_a_model_the_cli_loads(reproduce
     threshold = json.loads((fetched / "threshold.json").read_text())["threshold"]
     assert row["label"] == ("non-complaint" if row["non_complaint_probability"] > threshold else "complaint")
     assert Path(fetched / "model.safetensors").stat().st_size > 1_000_000
+
+
+def test_the_card_names_the_embedded_model_by_its_hub_id():
+    from complaints.card import CardInputs, metadata
+
+    scores = {"auc": 0.9, "accuracy": 0.8, "f1": 0.7}
+    inputs = CardInputs(bert=scores, tutorial={}, baseline={}, ensemble={}, seeds={}, compare={}, threshold={},
+                        engines={}, export={}, training={"model": {"name": "embedded"}})
+    assert metadata(inputs)["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"

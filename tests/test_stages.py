@@ -160,3 +160,22 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     with pytest.raises(ParamsError, match=message):
         stage.main(["--params", str(path)] + extra)
     assert not any(tmp_path.glob("[mltsr]*")), "a rejected run leaves no output"
+
+
+def test_the_predict_stage_scores_with_the_engine_its_params_name(workdir, tiny_params_file, tmp_path):
+    import numpy as np
+
+    from complaints.predictor import Predictor
+    from stages import predict
+
+    params = yaml.safe_load(tiny_params_file.read_text())
+    params["predict"]["engine"] = "onnx-int8"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    predict.main(["--params", str(tmp_path / "params.yaml"), "--split", str(workdir / "split"), "--model",
+                  str(workdir / "serving"), "--out", str(tmp_path / "scores.parquet")])
+    scored = pd.read_parquet(tmp_path / "scores.parquet")["probability"].to_numpy()
+    texts = pd.read_parquet(workdir / "split" / "test.parquet")["text"].tolist()
+    by_engine = {engine: Predictor.load(workdir / "serving", params["predict"]["batch_size"], engine=engine)
+                 .non_complaint_probability(texts) for engine in ("onnx-int8", "torch")}
+    assert np.abs(by_engine["onnx-int8"] - by_engine["torch"]).max() > 1e-6, "the engines must differ for this check"
+    assert np.abs(scored - by_engine["onnx-int8"]).max() < 1e-9
