@@ -20,7 +20,7 @@ from complaints.baseline import BaselineParams, fit_baseline
 from complaints.config import load_section, project_root, resolve_path
 from complaints.io import atomic_path, read_parquet, write_table
 from complaints.reporting import write_evaluation
-from complaints.text import english_stopwords
+from complaints.baseline import english_stopwords
 
 logger = logging.getLogger(__name__)
 

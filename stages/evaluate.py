@@ -17,10 +17,10 @@ from complaints import cli
 from complaints.config import load_section
 from complaints.inference import score
 from complaints.model import load_classifier
-from complaints.reporting import EvaluateParams, write_evaluation
+from complaints.reporting import EvaluateParams, chosen_epoch_summary, write_evaluation
 from complaints.runtime import configure_torch, inference_device
 from complaints.tokens import Tokens
-from complaints.training import chosen_epoch_summary, read_training_record
+from complaints.training import read_training_record
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,17 @@
-"""Export the refit model for ONNX Runtime: a fused fp32 graph and its int8 quantization beside the model's own files,
-the fp32 graph checked against PyTorch on every validation and test tweet.
+"""Export the refit model for ONNX Runtime and make it the serving folder: a fused fp32 graph and its int8
+quantization beside the model's own files, the pipeline's threshold and a manifest of digests.
 
-Reads: models/bert_full, data/split/{val,test}.parquet, params `export`.
-Writes: models/serving/ (the refit model folder's files, model.onnx, model_int8.onnx), metrics/export.json (largest
-probability difference of each ONNX engine from PyTorch, the fused operators)
-Run:   python -m stages.export --model models/bert_full --split data/split --out models/serving --metrics metrics/export.json
+The fp32 graph is checked against PyTorch on every validation and test tweet, and each ONNX engine is judged by the
+decisions it changes (`engines` gate: validation AUC change, test labels kept at the threshold); the stage fails when
+the engine `predict.engine` names does not pass.
+
+Reads: models/bert_full, data/split/{val,test}.parquet, metrics/threshold.json, params `export`, `engines`,
+`predict.engine`.
+Writes: models/serving/ (the refit model folder's files, model.onnx, model_int8.onnx, threshold.json, manifest.json),
+metrics/export.json (largest probability difference of each ONNX engine from PyTorch, the fused operators, and each
+engine's judgement)
+Run:   python -m stages.export --model models/bert_full --split data/split --threshold metrics/threshold.json \
+           --out models/serving --metrics metrics/export.json
 """
 from __future__ import annotations
 
@@ -17,34 +24,55 @@ import numpy as np
 
 from complaints import cli
 from complaints.config import load_section
-from complaints.io import atomic_dir, read_parquet, write_json
+from complaints.decision import THRESHOLD_FILE
+from complaints.io import atomic_dir, read_json, read_parquet, write_json
+from complaints.modelfolder import ENGINES, MANIFEST_FILE, manifest
 from complaints.onnx_export import ExportError, ExportParams, export_folder
+from complaints.prediction import PredictParams
 from complaints.predictor import Predictor
+from complaints.reporting import EngineGate, engine_judgement
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Export, fuse, quantize, check."""
+    """Export, fuse, quantize, check, judge, add the threshold and the manifest."""
     arguments = cli.parser(__doc__)
-    for option in ("--model", "--split", "--out", "--metrics"):
+    for option in ("--model", "--split", "--threshold", "--out", "--metrics"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "export", ExportParams)
+    gate = load_section(args.params, "engines", EngineGate)
+    default_engine = load_section(args.params, "predict", PredictParams).engine
 
-    texts = sum((read_parquet(args.split / f"{split}.parquet")["text"].tolist() for split in ("val", "test")), [])
+    validation, test = (read_parquet(args.split / f"{split}.parquet") for split in ("val", "test"))
+    texts, val_rows = validation["text"].tolist() + test["text"].tolist(), len(validation)
+    chosen = read_json(args.threshold)
     with atomic_dir(args.out) as staging, tempfile.TemporaryDirectory() as scratch:
         fused = export_folder(args.model, staging, Path(scratch))
         probability = {engine: Predictor.load(staging, params.batch_size, engine=engine).non_complaint_probability(texts)
-                       for engine in ("torch", "onnx", "onnx-int8")}
-        difference = {engine: float(np.abs(probability[engine] - probability["torch"]).max()) for engine in ("onnx", "onnx-int8")}
+                       for engine in ENGINES}
+        difference = {engine: float(np.abs(probability[engine] - probability["torch"]).max()) for engine in ENGINES[1:]}
         logger.info("largest difference from PyTorch on %d tweets: fp32 %.2e, int8 %.2e; fused %s", len(texts),
                     difference["onnx"], difference["onnx-int8"], fused)
         if difference["onnx"] > params.max_difference:
             raise ExportError(f"{args.out}: the fp32 ONNX graph differs from PyTorch by up to {difference['onnx']:.2e} "
                               f"on the validation and test tweets; export.max_difference is {params.max_difference}")
+        judgement = {engine: engine_judgement(validation["label"].to_numpy(), probability["torch"][:val_rows],
+                                              probability[engine][:val_rows], probability["torch"][val_rows:],
+                                              probability[engine][val_rows:], chosen["threshold"], gate)
+                     for engine in ENGINES[1:]}
+        if default_engine != "torch" and not judgement[default_engine]["passes_gate"]:
+            raise ExportError(f"{args.out}: the default engine {default_engine} (params key 'predict.engine') does not "
+                              f"pass the engines gate: {judgement[default_engine]}; choose another engine or loosen "
+                              f"'engines.max_auc_change' / 'engines.min_label_agreement'")
+        write_json({key: chosen[key] for key in ("threshold", "strategy", "val_precision", "val_recall")},
+                   staging / THRESHOLD_FILE)
+        write_json(manifest(staging), staging / MANIFEST_FILE)
     write_json({"tweets_checked": len(texts), "onnx_max_difference": difference["onnx"],
-                "onnx_int8_max_difference": difference["onnx-int8"], "fused_operators": fused}, args.metrics)
+                "onnx_int8_max_difference": difference["onnx-int8"], "fused_operators": fused,
+                "default_engine": default_engine,
+                "engines": {engine.replace("-", "_"): figures for engine, figures in judgement.items()}}, args.metrics)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Score the test tweets with the model refitted on all labeled data, through the one predictor the CLI and the
-service use (raw text in: cleaning, tokenizer and truncation come from the model folder).
+"""Score and label the test tweets with the serving folder, through the one predictor the CLI and the service use
+(raw text in: cleaning, tokenizer and truncation come from the model folder; the threshold is the folder's own).
 
-Reads: models/bert_full, data/split/test.parquet, params `predict`.
-Writes: predictions/test_scores.parquet (id, text, probability); the threshold stage labels them.
-Run:   python -m stages.predict --split data/split --model models/bert_full --out predictions/test_scores.parquet
+Reads: models/serving, data/split/test.parquet, params `predict`, `threshold.review_size`, `threshold.review_seed`.
+Writes: predictions/test_scores.parquet (id, text, probability), predictions/test.csv (id, text, probability, label),
+predictions/review_sample.csv (a seeded sample of predicted non-complaints for a human to read)
+Run:   python -m stages.predict --split data/split --model models/serving --scores predictions/test_scores.parquet \
+           --out predictions/test.csv --review predictions/review_sample.csv
 """
 from __future__ import annotations
 
@@ -14,25 +16,33 @@ from pathlib import Path
 from complaints import cli
 from complaints.config import load_section
 from complaints.io import read_parquet, write_table
-from complaints.prediction import PredictParams
+from complaints.modelfolder import folder_threshold
+from complaints.prediction import PredictParams, label_predictions, review_sample
 from complaints.predictor import Predictor
+from complaints.threshold import ThresholdParams
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Score the test tweets."""
+    """Score the test tweets, label them at the folder's threshold, sample some for review."""
     arguments = cli.parser(__doc__)
-    for option in ("--split", "--model", "--out"):
+    for option in ("--split", "--model", "--scores", "--out", "--review"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "predict", PredictParams)
+    review = load_section(args.params, "threshold", ThresholdParams)
 
     test = read_parquet(args.split / "test.parquet")
+    threshold = folder_threshold(args.model).value
     predictor = Predictor.load(args.model, params.batch_size, engine=params.engine)
-    probability = predictor.non_complaint_probability(test["text"].tolist())
-    write_table(test[["id", "text"]].assign(probability=probability), args.out)
-    logger.info("scored %d test tweets", len(test))
+    scores = test[["id", "text"]].assign(probability=predictor.non_complaint_probability(test["text"].tolist()))
+    predictions = label_predictions(scores, threshold)
+    write_table(scores, args.scores)
+    write_table(predictions, args.out)
+    write_table(review_sample(predictions, review.review_size, review.review_seed), args.review)
+    logger.info("%d of %d test tweets non-complaint at the folder's threshold %.4f (%s)",
+                int(predictions["label"].sum()), len(test), threshold, params.engine)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from complaints.inference import score
 from complaints.io import atomic_dir, read_parquet, write_json, write_table
 from complaints.pretrained import resolve_recorded_model
 from complaints.tokens import Tokens
-from complaints.training import SeedsParams, TrainParams, make_accelerator, refit_params, train_classifier, unlabeled_tokens
+from complaints.seeds import SeedsParams
+from complaints.training import TrainParams, make_accelerator, refit_params, train_classifier, unlabeled_tokens
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 Reads: models/serving (the refit model, its tokenizer and code, its ONNX graphs), metrics/{bert,tutorial,baseline,
 ensemble,seeds,compare,threshold,engines,export}.json
-Writes: models/release/ (the serving folder's files, byte for byte, so DVC stores the weights once; threshold.json;
-release.json with the cleaning rules and their version; README.md, the model card)
+Writes: models/release/ (the serving folder's files byte for byte, its threshold.json and manifest.json included, so
+DVC stores the weights once; release.json with the cleaning rules and their version; README.md, the model card)
 Run:   python -m stages.release --serving models/serving --metrics metrics --out models/release
 """
 from __future__ import annotations
@@ -18,13 +18,12 @@ from pathlib import Path
 from complaints import cli
 from complaints.card import ARTIFACT, CardInputs, card, cleaning_rules
 from complaints.io import atomic_dir, read_json, write_json
-from complaints.modelfolder import THRESHOLD_FILE
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Copy the serving folder, add the threshold, the release record and the card."""
+    """Copy the serving folder (its threshold included), add the release record and the card."""
     arguments = cli.parser(__doc__)
     for option in ("--serving", "--metrics", "--out"):
         arguments.add_argument(option, type=Path, required=True)
@@ -37,9 +36,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     with atomic_dir(args.out) as staging:
         for path in sorted(args.serving.iterdir()):
             shutil.copyfile(path, staging / path.name)
-        write_json({"threshold": threshold["threshold"], "strategy": threshold["strategy"],
-                    "val_precision": threshold["val_precision"], "val_recall": threshold["val_recall"]},
-                   staging / THRESHOLD_FILE)
         write_json({"name": ARTIFACT, "project_version": version("complaints"), "engine": "onnx",
                     "validation_auc": inputs.bert["auc"], "cleaning": cleaning_rules()}, staging / "release.json")
         (staging / "README.md").write_text(card(inputs), encoding="utf-8")

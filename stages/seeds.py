@@ -18,9 +18,10 @@ from complaints.config import load_section
 from complaints.pretrained import resolve_recorded_model
 from complaints.inference import score
 from complaints.io import read_json, write_json
-from complaints.metrics import classification_metrics, seed_spread
+from complaints.metrics import classification_metrics
+from complaints.seeds import SeedsParams, seed_spread
 from complaints.tokens import Tokens
-from complaints.training import SeedsParams, TrainParams, make_accelerator, train_classifier, unlabeled_tokens
+from complaints.training import TrainParams, make_accelerator, train_classifier, unlabeled_tokens
 
 logger = logging.getLogger(__name__)
 

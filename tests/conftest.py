@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
+from complaints.decision import LABEL_WORDS
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MIRROR = SHARED / "data" / "airline-complaints"
@@ -105,7 +107,8 @@ def build_tiny_model(folder: Path, encoder: Path) -> None:
     from complaints.runtime import configure_torch
 
     configure_torch(0)
-    model = pretrained_classifier(str(encoder), head_hidden=50, freeze_encoder=False, pooling="mean", max_length=16)
+    model = pretrained_classifier(str(encoder), head_hidden=50, freeze_encoder=False, pooling="mean", max_length=16,
+                                 label_words=LABEL_WORDS)
     save_classifier(model, load_tokenizer(str(encoder)), folder)
 
 
@@ -200,17 +203,13 @@ def tiny_params_file(tmp_path_factory, tiny_encoder) -> Path:
     return built_once(tmp_path_factory, "tiny", lambda folder: write_tiny_params(folder, str(tiny_encoder))) / "params.yaml"
 
 
-THRESHOLD_OUTPUTS = ["--out", "test.csv", "--review", "review.csv", "--metrics", "threshold.json", "--sweep",
-                     "plots/threshold/sweep.csv"]
-
-
 def run_threshold(params_path, work, outputs_in) -> dict:
-    """The threshold stage on the chain's scores; returns its metrics."""
+    """The threshold stage on the chain's validation scores and refit model; returns its metrics."""
     from stages import threshold
 
-    threshold.main(["--params", str(params_path), "--scores", str(work / "test_scores.parquet"),
-                    "--val", str(work / "plots" / "bert" / "val_probabilities.csv"), "--split", str(work / "split")]
-                   + [str(outputs_in / item) if i % 2 else item for i, item in enumerate(THRESHOLD_OUTPUTS)])
+    threshold.main(["--params", str(params_path), "--val", str(work / "plots" / "bert" / "val_probabilities.csv"),
+                    "--model", str(work / "bert_full"), "--split", str(work / "split"),
+                    "--metrics", str(outputs_in / "threshold.json"), "--sweep", str(outputs_in / "plots/threshold/sweep.csv")])
     return json.loads((outputs_in / "threshold.json").read_text())
 
 
@@ -242,8 +241,8 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
                             "--metrics", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
     compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
                            "--plots", str(work / "plots"), "--metrics", str(work / "compare.json")])
-    export_and_predict(params, work)
     run_threshold(tiny_params_file, work, work)
+    export_and_predict(params, work)
     engines.main(params + ["--selection-model", str(work / "bert"), "--serving", str(work / "serving"), "--split",
                            str(work / "split"), "--threshold", str(work / "threshold.json"), "--metrics", str(work / "engines.json")])
     external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
@@ -273,13 +272,15 @@ def prepare_tokens(params: list[str], work: Path) -> None:
 
 
 def export_and_predict(params: list[str], work: Path) -> None:
-    """export `work/bert_full` to `work/serving`, then the predict stage's test scores."""
+    """export `work/bert_full` with `work/threshold.json` to `work/serving`, then the predict stage's scores and labels."""
     from stages import export, predict
 
-    export.main(params + ["--model", str(work / "bert_full"), "--split", str(work / "split"), "--out", str(work / "serving"),
+    export.main(params + ["--model", str(work / "bert_full"), "--split", str(work / "split"),
+                          "--threshold", str(work / "threshold.json"), "--out", str(work / "serving"),
                           "--metrics", str(work / "export.json")])
     predict.main(params + ["--split", str(work / "split"), "--model", str(work / "serving"),
-                           "--out", str(work / "test_scores.parquet")])
+                           "--scores", str(work / "test_scores.parquet"), "--out", str(work / "test.csv"),
+                           "--review", str(work / "review.csv")])
 
 
 @pytest.fixture(scope="session")
@@ -298,6 +299,8 @@ def real_workdir(tmp_path_factory) -> Path:
         prepare_tokens(params, work)
         train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val", "--model",
                              str(work / "bert_full"), "--live", str(work / "live_full")])
+        (work / "threshold.json").write_text(json.dumps(
+            {"threshold": 0.5, "strategy": "fixed", "val_precision": None, "val_recall": None}))
         export_and_predict(params, work)
 
     return built_once(tmp_path_factory, "real-work", build)

@@ -6,7 +6,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from complaints.baseline import BaselineParams, build_pipeline, fit_baseline
 from complaints.data import label_tweets, read_tweets, split_labeled
 from complaints.metrics import classification_metrics
-from complaints.text import english_stopwords
+from complaints.baseline import english_stopwords
 from conftest import MIRROR, SHARED
 
 TOY_TRAIN = [

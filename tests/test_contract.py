@@ -101,3 +101,30 @@ def test_cli_argument_errors_exit_2_naming_the_argument(tmp_path, capsys, monkey
         console.main(arguments)
     captured = capsys.readouterr()
     assert stopped.value.code == 2 and words in captured.err and captured.out == ""
+
+
+def test_a_tweet_exactly_at_the_threshold_gets_one_answer_from_the_cli_metrics_analysis_and_external_stage(
+        tiny_model, capsys):
+    import numpy as np
+    import pandas as pd
+
+    from complaints.analysis import confident_mistakes, slice_metrics
+    from complaints.metrics import classification_metrics
+    from complaints.predictor import Predictor
+    from complaints.transfer import external_metrics
+
+    tweet = "@united lost my bag again"
+    at = float(Predictor.load(tiny_model).non_complaint_probability([tweet])[0])
+    console.main(["predict", "--model", str(tiny_model), "--threshold", repr(at), tweet])
+    assert pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))["label"].tolist() == ["complaint"]
+
+    # A non-complaint scored exactly at the threshold, and a complaint below it: both called complaints.
+    tweets = pd.DataFrame({"id": [1, 2], "text": [tweet, "late again"], "label": [1, 0], "airline": ["United"] * 2,
+                           "negativereason": ["", "Late Flight"]})
+    probability = np.array([at, at / 2])
+    metrics = classification_metrics(tweets["label"].to_numpy(), probability, at)
+    assert (metrics["tp"], metrics["fn"], metrics["tn"], metrics["fp"]) == (0, 1, 1, 0)
+    assert slice_metrics(tweets, probability, at).query("slice_kind == 'airline'")["accuracy"].tolist() == [0.5]
+    assert confident_mistakes(tweets, probability, threshold=at)["mistake"].tolist() == ["false complaint"]
+    external = external_metrics(tweets, probability, at)["at_threshold"]
+    assert (external["tp"], external["fn"]) == (0, 1)

@@ -7,7 +7,7 @@ from complaints.config import ParamsError
 from complaints.encoding import encode, length_stats
 from complaints.io import DataError
 from complaints.pretrained import check_max_len, load_tokenizer, model_record, resolve_model, resolve_recorded_model
-from test_text import TWEET_0
+from test_cleaning import TWEET_0
 
 TUTORIAL_IDS_0 = [
     101, 1045, 1005, 1049, 2383, 3314, 1012, 7483, 1045, 2128, 8654, 2098, 2005, 2484, 2847, 2044, 1045, 2001,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from complaints.ensemble import EnsembleParams, combine, dev_auc, fit_stacker, stack_features
-from complaints.metrics import seed_spread
+from complaints.seeds import seed_spread
 from complaints.reporting import bootstrap_auc_difference
 
 

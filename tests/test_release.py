@@ -45,7 +45,7 @@ def test_the_release_holds_the_serving_files_byte_for_byte_and_its_threshold(wor
         assert (release / path.name).read_bytes() == path.read_bytes(), path.name
     assert json.loads((release / "threshold.json").read_text())["threshold"] == 0.9
     record = json.loads((release / "release.json").read_text())
-    assert record["cleaning"]["function"] == "complaints.text.clean_for_bert" and len(record["cleaning"]["sha256"]) == 64
+    assert record["cleaning"]["function"] == "complaints.cleaning.clean_for_bert" and len(record["cleaning"]["sha256"]) == 64
 
 
 def test_the_registry_entry_names_the_release(tmp_path):

@@ -214,7 +214,7 @@ def test_outputs_deleted_by_hand_come_back_without_retraining(reproduced_copy):
 def test_a_corrupted_cache_file_is_detected_and_repaired(tiny_project, tmp_path):
     project = copy_reproduced(tiny_project, tmp_path / "copy", own_cache=True)
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    entry = next(out for out in lock["stages"]["threshold"]["outs"] if out["path"] == "predictions/test.csv")
+    entry = next(out for out in lock["stages"]["predict"]["outs"] if out["path"] == "predictions/test.csv")
     cached = project / ".dvc" / "cache" / "files" / "md5" / entry["md5"][:2] / entry["md5"][2:]
     cached.chmod(0o644)
     cached.write_text("id,text,probability,label\n1,tampered,0.99,1\n")
@@ -226,7 +226,7 @@ def test_a_corrupted_cache_file_is_detected_and_repaired(tiny_project, tmp_path)
     assert not cached.exists() and not list(remote.rglob(entry["md5"][2:]))
     assert "not in cache" in run(["dvc", "status"], project).stdout
     # The intact workspace file puts the right bytes back.
-    run(["dvc", "commit", "--force", "threshold"], project)
+    run(["dvc", "commit", "--force", "predict"], project)
     assert cached.read_bytes() == (project / "predictions" / "test.csv").read_bytes()
     assert "up to date" in run(["dvc", "status"], project).stdout
 
@@ -243,8 +243,9 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         shutil.copytree(workdir / "split", folder / "split")
         damaged = folder / "split" / "test.parquet"
         damaged.write_bytes(b"PAR1 not really a parquet file")
-        return ["stages.predict", "--split", str(folder / "split"), "--model", str(workdir / "bert_full"),
-                "--out", str(folder / "model")], str(damaged)
+        return ["stages.predict", "--split", str(folder / "split"), "--model", str(workdir / "serving"),
+                "--scores", str(folder / "model"), "--out", str(folder / "model.csv"),
+                "--review", str(folder / "model_review.csv")], str(damaged)
     if case == "training.json without chosen_epoch":
         damaged = folder / "training.json"
         record = json.loads((workdir / "bert" / "training.json").read_text())
@@ -276,4 +277,4 @@ def test_a_damaged_input_stops_its_stage_with_one_line(workdir, tiny_params_file
                             capture_output=True, text=True, timeout=300)
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert result.returncode == 1 and len(errors) == 1 and named in errors[0], result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "model").exists()
+    assert "Traceback" not in result.stderr and not list(tmp_path.glob("model*"))

@@ -1,5 +1,6 @@
 """The one predictor and its three doors: the `predict` stage, the `complaints` CLI and the HTTP service."""
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +18,7 @@ import torch
 from complaints.inference import score
 from complaints.model import load_classifier
 from complaints.predictor import Predictor
-from complaints.text import clean_for_bert
+from complaints.cleaning import clean_for_bert
 from complaints.tokens import Tokens
 from conftest import BIN, ROOT
 from test_contract import BAD_REQUESTS
@@ -78,12 +79,11 @@ def complaints(*arguments: str, cwd: Path, stdin: bytes | None = None) -> subpro
 
 @pytest.fixture(scope="module")
 def project_dir(workdir, tmp_path_factory):
-    """A folder laid out like the project after `dvc repro`: models/serving and metrics/threshold.json."""
+    """A folder laid out like the project after `dvc repro`: models/serving, its threshold set to 0.5 (the tiny encoder
+    scores every tweet near 0.5, so both labels occur)."""
     project = tmp_path_factory.mktemp("cli")
-    (project / "models").mkdir()
-    (project / "models" / "serving").symlink_to(workdir / "serving")
-    (project / "metrics").mkdir()
-    (project / "metrics" / "threshold.json").write_text(json.dumps({"threshold": 0.5}))
+    shutil.copytree(workdir / "serving", project / "models" / "serving")
+    (project / "models" / "serving" / "threshold.json").write_text(json.dumps({"threshold": 0.5}))
     return project
 
 
@@ -95,6 +95,10 @@ def test_cli_scores_arguments_and_stdin_with_the_pipelines_threshold(project_dir
     expected = predictor.non_complaint_probability(TWEETS[:2])
     assert np.abs(rows["non_complaint_probability"].to_numpy() - expected).max() < 1e-9
     assert rows["label"].tolist() == ["non-complaint" if p > 0.5 else "complaint" for p in expected]
+
+    elsewhere = complaints("predict", "--model", str(project_dir / "models" / "serving"), TWEETS[0], TWEETS[1],
+                           cwd=project_dir.parent)
+    assert elsewhere.returncode == 0 and elsewhere.stdout == given.stdout, "the folder alone decides, from any folder"
 
     piped = complaints("predict", "-", "--threshold", "0.01", cwd=project_dir, stdin="\n".join(TWEETS).encode())
     rows = pd.read_csv(StringIO(piped.stdout.decode()), keep_default_na=False)
@@ -179,7 +183,8 @@ def test_service_answers_like_the_cli(server, project_dir, tiny_encoder):
         cli["non_complaint_probability"].tolist(), abs=1e-9)
     assert body["threshold"] == 0.5
     info = client.get("/info").json()
-    assert info["threshold"] == 0.5 and info["base_model"] == str(tiny_encoder) and info["digest"].startswith("sha256:")
+    manifest = json.loads((project_dir / "models" / "serving" / "manifest.json").read_text())
+    assert info["threshold"] == 0.5 and info["base_model"] == str(tiny_encoder) and info["digest"] == manifest["digest"]
     assert info["engine"] == "onnx" and body["model"].startswith("serving@")
     assert info["project_version"] and "validation_auc" in info
     assert client.get("/docs").status_code == 200 and "/predict" in client.get("/openapi.json").json()["paths"]

@@ -69,7 +69,8 @@ def test_seeds_ensemble_and_compare_report_their_figures(workdir):
         assert differences[f"{pair}_ci_low"] <= differences[f"{pair}_ci_high"]
 
 
-def test_threshold_labels_every_test_id_once(workdir):
+def test_threshold_goes_into_the_serving_folder_and_predict_labels_every_test_id_once_by_it(workdir):
+    assert json.loads((workdir / "serving" / "threshold.json").read_text())["threshold"] == 0.9
     predictions = pd.read_csv(workdir / "test.csv")
     test = pd.read_parquet(workdir / "split" / "test.parquet")
     assert list(predictions.columns) == ["id", "text", "probability", "label"]
@@ -97,9 +98,9 @@ def test_each_threshold_strategy_on_small_data(workdir, tiny_params_file, tmp_pa
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     summary = run_threshold(path, workdir, tmp_path)
-    predictions = pd.read_csv(tmp_path / "test.csv")
+    test_probability = pd.read_parquet(workdir / "test_scores.parquet")["probability"]
     cut = summary["threshold"]
-    assert summary["strategy"] == strategy and ((predictions["probability"] > cut) == (predictions["label"] == 1)).all()
+    assert summary["strategy"] == strategy and summary["non_complaints"] == (test_probability > cut).sum()
     validation = pd.read_csv(workdir / "plots" / "bert" / "val_probabilities.csv")
     called = validation["probability"] > cut
     precision = (validation["label"][called] == 1).mean() if called.any() else 0.0
@@ -147,9 +148,8 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     tokenize_run = (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")])
     stage, extra = {
         "train": (train, ["--tokens", str(workdir / "tokens"), "--train-on", "train", "--model", str(tmp_path / "m"), "--live", str(tmp_path / "l")]),
-        "threshold": (threshold, ["--scores", str(workdir / "test_scores.parquet"), "--val", str(workdir / "plots" / "bert" / "val_probabilities.csv"),
-                                  "--split", str(workdir / "split"), "--out", str(tmp_path / "t.csv"), "--review", str(tmp_path / "r.csv"),
-                                  "--metrics", str(tmp_path / "m.json"), "--sweep", str(tmp_path / "s.csv")]),
+        "threshold": (threshold, ["--val", str(workdir / "plots" / "bert" / "val_probabilities.csv"), "--model", str(workdir / "bert_full"),
+                                  "--split", str(workdir / "split"), "--metrics", str(tmp_path / "m.json"), "--sweep", str(tmp_path / "s.csv")]),
         "ensemble": (ensemble, ["--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(workdir / "baseline_oof.csv"),
                                 "--bert-val", str(workdir / "plots" / "bert" / "val_probabilities.csv"),
                                 "--baseline-val", str(workdir / "plots" / "baseline" / "val_probabilities.csv"),
@@ -172,10 +172,40 @@ def test_the_predict_stage_scores_with_the_engine_its_params_name(workdir, tiny_
     params["predict"]["engine"] = "onnx-int8"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     predict.main(["--params", str(tmp_path / "params.yaml"), "--split", str(workdir / "split"), "--model",
-                  str(workdir / "serving"), "--out", str(tmp_path / "scores.parquet")])
+                  str(workdir / "serving"), "--scores", str(tmp_path / "scores.parquet"), "--out", str(tmp_path / "test.csv"),
+                  "--review", str(tmp_path / "review.csv")])
     scored = pd.read_parquet(tmp_path / "scores.parquet")["probability"].to_numpy()
     texts = pd.read_parquet(workdir / "split" / "test.parquet")["text"].tolist()
     by_engine = {engine: Predictor.load(workdir / "serving", params["predict"]["batch_size"], engine=engine)
                  .non_complaint_probability(texts) for engine in ("onnx-int8", "torch")}
     assert np.abs(by_engine["onnx-int8"] - by_engine["torch"]).max() > 1e-6, "the engines must differ for this check"
     assert np.abs(scored - by_engine["onnx-int8"]).max() < 1e-9
+
+
+def test_export_judges_every_engine_and_fails_when_the_default_engine_does_not_pass(workdir, tiny_params_file, tmp_path):
+    import numpy as np
+
+    from complaints.onnx_export import ExportError
+    from complaints.predictor import Predictor
+    from stages import export
+
+    judged = json.loads((workdir / "export.json").read_text())
+    assert judged["default_engine"] == "onnx" and judged["engines"]["onnx"]["passes_gate"]
+    assert json.loads((workdir / "serving" / "manifest.json").read_text())["files"]["model.onnx"]
+    # A threshold between a test tweet's PyTorch and int8 scores: int8 flips its label, so it keeps under 100%.
+    texts = pd.read_parquet(workdir / "split" / "test.parquet")["text"].tolist()
+    torch_scores, int8_scores = (Predictor.load(workdir / "serving", engine=engine).non_complaint_probability(texts)
+                                 for engine in ("torch", "onnx-int8"))
+    flipped = int(np.argmax(np.abs(torch_scores - int8_scores)))
+    threshold = dict(json.loads((workdir / "threshold.json").read_text()),
+                     threshold=float((torch_scores[flipped] + int8_scores[flipped]) / 2))
+    (tmp_path / "threshold.json").write_text(json.dumps(threshold))
+    params = yaml.safe_load(tiny_params_file.read_text())
+    params["predict"]["engine"] = "onnx-int8"
+    params["engines"]["min_label_agreement"] = 1.0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ExportError, match=r"default engine onnx-int8 \(params key 'predict.engine'\) does not pass"):
+        export.main(["--params", str(tmp_path / "params.yaml"), "--model", str(workdir / "bert_full"), "--split",
+                     str(workdir / "split"), "--threshold", str(tmp_path / "threshold.json"), "--out",
+                     str(tmp_path / "serving"), "--metrics", str(tmp_path / "export.json")])
+    assert not (tmp_path / "serving").exists() and not (tmp_path / "export.json").exists()

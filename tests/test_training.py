@@ -6,6 +6,7 @@ from transformers import BertConfig, BertModel
 import pytest
 
 from complaints.config import ParamsError
+from complaints.decision import LABEL_WORDS
 from complaints.inference import predict_logits
 from complaints.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
 from complaints.runtime import configure_torch
@@ -139,7 +140,7 @@ def test_a_fresh_classifier_keeps_the_encoders_attention_implementation():
     from complaints.model import pretrained_classifier
     from complaints.pretrained import resolve_model
 
-    model = pretrained_classifier(resolve_model("embedded"), 8, False, "mean", 16)
+    model = pretrained_classifier(resolve_model("embedded"), 8, False, "mean", 16, label_words=LABEL_WORDS)
     # Without it BERT falls back to eager attention in training while inference uses SDPA.
     assert model.encoder.config._attn_implementation == model.config._attn_implementation == "sdpa"
 

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from complaints.decision import is_non_complaint, predicted_labels
+
 LENGTH_BANDS = (0, 60, 100, 140, 10_000)  # characters: short, medium, long, over the old 140-character limit
 CALIBRATION_BINS = 10
 _URL = re.compile(r"https?://\S+")
@@ -33,7 +35,7 @@ def slice_labels(tweets: pd.DataFrame) -> dict[str, pd.Categorical]:
 def slice_metrics(tweets: pd.DataFrame, probability: np.ndarray, threshold: float = 0.5) -> pd.DataFrame:
     """Per slice: tweets, share of non-complaints, accuracy at `threshold`, and AUC where both classes occur."""
     labels = tweets["label"].to_numpy()
-    predicted = (probability >= threshold).astype(int)
+    predicted = predicted_labels(probability, threshold)
     rows = []
     for kind, values in slice_labels(tweets).items():
         for value in (category for category in values.categories if (values == category).any()):
@@ -52,9 +54,10 @@ def confident_mistakes(tweets: pd.DataFrame, probability: np.ndarray, count: int
                        threshold: float = 0.5) -> pd.DataFrame:
     """The `count` most confident false complaints and false non-complaints, with their text and probability."""
     table = tweets[["id", "text", "label"]].assign(non_complaint_probability=probability)
-    false_complaints = table[(table["label"] == 1) & (probability < threshold)].nsmallest(
+    called_non_complaint = is_non_complaint(probability, threshold)
+    false_complaints = table[(table["label"] == 1) & ~called_non_complaint].nsmallest(
         count, "non_complaint_probability").assign(mistake="false complaint")
-    false_non_complaints = table[(table["label"] == 0) & (probability >= threshold)].nlargest(
+    false_non_complaints = table[(table["label"] == 0) & called_non_complaint].nlargest(
         count, "non_complaint_probability").assign(mistake="false non-complaint")
     return pd.concat([false_complaints, false_non_complaints], ignore_index=True)[
         ["mistake", "id", "non_complaint_probability", "label", "text"]]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from complaints import text
+from complaints import cleaning
 
 ARTIFACT = "complaint-classifier"
 HUB_IDS = {"embedded": "sentence-transformers/all-MiniLM-L6-v2"}
@@ -37,10 +37,10 @@ class CardInputs:
 def cleaning_rules() -> dict:
     """The predictor's cleaning: the function, its rules in words, and its version (a digest of the module's code)."""
     return {
-        "function": "complaints.text.clean_for_bert",
+        "function": "complaints.cleaning.clean_for_bert",
         "rules": ["@mentions removed (an @ up to the next whitespace)", "&amp; -> &",
                   "whitespace collapsed and stripped"],
-        "sha256": hashlib.sha256(inspect.getsource(text).encode()).hexdigest(),
+        "sha256": hashlib.sha256(inspect.getsource(cleaning).encode()).hexdigest(),
     }
 
 
@@ -183,11 +183,12 @@ complaints serve --model . --port 8000      # POST /predict {{"texts": [...]}}, 
 ```python
 from pathlib import Path
 from complaints.predictor import Predictor
-from complaints.modelfolder import default_threshold, labels_at
+from complaints.decision import label_words
+from complaints.modelfolder import folder_threshold
 
 predictor = Predictor.load(Path("."), engine="onnx")
 probability = predictor.non_complaint_probability(["@united lost my bag again"])
-labels_at(probability, default_threshold(Path("."), Path(".")).value)
+label_words(probability, folder_threshold(Path(".")).value)
 ```
 
 Without it, plain transformers loads the folder (its code is in `model.py`); clean the text as above first:

@@ -7,9 +7,9 @@
 
 Output columns: the id (or the text), `non_complaint_probability`, `label` (`complaint` or `non-complaint`: a tweet is a
 non-complaint when its probability is above the threshold). The model defaults to `models/serving` (the refit model
-with its ONNX graphs, run by ONNX Runtime), the threshold to the one the pipeline's `threshold` stage chose
-(`metrics/threshold.json`). An empty or blank tweet is scored as
-the tokenize stage encodes it (`[CLS] [SEP]`). Errors print one line on stderr and exit 1; nothing is written.
+with its ONNX graphs, run by ONNX Runtime), the threshold to the one the model folder carries (its `threshold.json`,
+chosen by the pipeline's `threshold` stage). Nothing else is read: the same folder gives the same labels from any
+working directory. An empty or blank tweet is scored as the tokenize stage encodes it (`[CLS] [SEP]`). Errors print one line on stderr and exit 1; nothing is written.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def arguments() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model folder (default: %(default)s)")
     shared.add_argument("--threshold", type=probability_argument,
-                        help="non-complaint above this probability (default: the pipeline's, metrics/threshold.json)")
+                        help="non-complaint above this probability (default: the model folder's threshold.json)")
     shared.add_argument("--batch-size", type=positive_int, help="tweets per model call (default: 64, or params `serve`)")
     shared.add_argument("--engine", choices=("auto", "torch", "onnx", "onnx-int8"), default="auto",
                         help="what runs the model: PyTorch, or ONNX Runtime fp32 or int8 (default: auto, onnx when the "
@@ -87,7 +87,7 @@ def predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 
     import pandas as pd
 
-    from complaints.modelfolder import check_model_folder, default_threshold, resolve_engine
+    from complaints.modelfolder import check_model_folder, folder_threshold, resolve_engine
     from complaints.tweetfiles import file_format, read_chunks
 
     if args.input is None and not args.texts:
@@ -99,7 +99,7 @@ def predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     # Everything that can be checked is checked before the model loads.
     engine = resolve_engine(args.model, args.engine)
     check_model_folder(args.model, engine)
-    threshold = args.threshold if args.threshold is not None else default_threshold(args.model, Path.cwd()).value
+    threshold = args.threshold if args.threshold is not None else folder_threshold(args.model).value
     if args.output is not None:
         file_format(args.output)
     if args.input is None:
@@ -118,7 +118,7 @@ def scorer(model: Path, batch_size: int, threshold: float, engine: str):
     """A function from a chunk of (`id`, `text`) rows to (`id`, `non_complaint_probability`, `label`)."""
     from transformers.utils import logging as transformers_logging
 
-    from complaints.modelfolder import labels_at
+    from complaints.decision import label_words
     from complaints.predictor import Predictor
 
     transformers_logging.disable_progress_bar()
@@ -126,7 +126,7 @@ def scorer(model: Path, batch_size: int, threshold: float, engine: str):
 
     def scored(chunk):
         probability = predictor.non_complaint_probability(chunk["text"].tolist())
-        return chunk[["id"]].assign(non_complaint_probability=probability, label=labels_at(probability, threshold))
+        return chunk[["id"]].assign(non_complaint_probability=probability, label=label_words(probability, threshold))
 
     return scored
 
@@ -179,19 +179,19 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from complaints.machine import available_cpus
-    from complaints.modelfolder import check_model_folder, default_threshold, resolve_engine
+    from complaints.modelfolder import check_model_folder, folder_threshold, resolve_engine
     from complaints.service import SETTINGS_VARIABLE, ServeParams, ServeSettings
 
     engine = resolve_engine(args.model, args.engine)
     check_model_folder(args.model, engine)
     if args.threshold is None:
-        default_threshold(args.model, Path.cwd())
+        folder_threshold(args.model)
     limits = load_section(args.params, "serve", ServeParams) if args.params.is_file() else ServeParams()
     overrides = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_in_flight": args.max_in_flight,
                  "batch_size": args.batch_size}
     limits = ServeParams(**(vars(limits) | {key: value for key, value in overrides.items() if value is not None}))
     settings = ServeSettings(model=str(args.model.resolve()), engine=engine, threshold=args.threshold, limits=limits,
-                             threads=max(1, available_cpus() // args.workers), project_root=str(Path.cwd()))
+                             threads=max(1, available_cpus() // args.workers))
     os.environ[SETTINGS_VARIABLE] = settings.to_json()
     uvicorn.run("complaints.service:app_from_environment", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="info")

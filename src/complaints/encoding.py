@@ -10,7 +10,7 @@ import json
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
-from complaints.text import clean_for_bert
+from complaints.cleaning import clean_for_bert
 
 
 def vocabulary_digest(tokenizer: PreTrainedTokenizerBase) -> str:

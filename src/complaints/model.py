@@ -16,7 +16,6 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 POOLINGS = ("cls", "mean")
-LABELS = {0: "complaint", 1: "non-complaint"}
 
 
 class ComplaintConfig(PreTrainedConfig):
@@ -65,13 +64,15 @@ class ComplaintClassifier(PreTrainedModel):
         return SequenceClassifierOutput(logits=self.classifier(pool(last_hidden_state, attention_mask, self.config.pooling)))
 
 
-def pretrained_classifier(location: str, head_hidden: int, freeze_encoder: bool, pooling: str,
-                          max_length: int) -> ComplaintClassifier:
-    """A fresh head on a pretrained encoder (seed the RNG first: the head's init draws from it)."""
+def pretrained_classifier(location: str, head_hidden: int, freeze_encoder: bool, pooling: str, max_length: int, *,
+                          label_words: tuple[str, str]) -> ComplaintClassifier:
+    """A fresh head on a pretrained encoder, its labels 0 and 1 named `label_words` (seed the RNG first: the head's
+    init draws from it)."""
     encoder = AutoModel.from_pretrained(location)
+    encoder.config.name_or_path = ""  # where the encoder was loaded from differs by machine; the tokens record names it
     attention = encoder.config._attn_implementation
     config = ComplaintConfig(encoder=encoder.config, head_hidden=head_hidden, pooling=pooling, max_length=max_length,
-                             id2label=dict(LABELS), label2id={label: index for index, label in LABELS.items()})
+                             id2label=dict(enumerate(label_words)), label2id={label: index for index, label in enumerate(label_words)})
     model = ComplaintClassifier(config, encoder=encoder)
     # The outer model's init clears the encoder's (shared) attention choice, and BERT would fall back to eager.
     model.set_attn_implementation(attention)

@@ -1,30 +1,20 @@
-"""What a model folder must hold, and the decision threshold that goes with it: light enough to check before torch loads."""
+"""What a model folder must hold (config, tokenizer, an engine's weights, its threshold): light enough to check before
+torch loads."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
 from pathlib import Path
 
-import numpy as np
-
+from complaints.decision import THRESHOLD_FILE, Threshold, read_threshold
 from complaints.io import DataError, read_json
 
-LABEL_WORDS = ("complaint", "non-complaint")  # labels 0 and 1, as the model's config.json `id2label`
 ENGINES = ("torch", "onnx", "onnx-int8")
 ENGINE_FILES = {"torch": "model.safetensors", "onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
-THRESHOLD_FILE = "threshold.json"
-PROJECT_THRESHOLD = Path("metrics") / "threshold.json"
+MANIFEST_FILE = "manifest.json"
 
 
 class ModelNotFound(DataError):
     """The model folder is missing or incomplete."""
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """The decision threshold and where it came from."""
-
-    value: float
-    source: str
 
 
 def engine_file(folder: Path, engine: str) -> Path:
@@ -54,19 +44,25 @@ def check_model_folder(folder: Path, engine: str = "torch") -> None:
                             f"it or `dvc pull` to fetch it, or pass --model")
 
 
-def default_threshold(folder: Path, project_root: Path) -> Threshold:
-    """The threshold shipped in the model folder, else the one the `threshold` stage chose in this project."""
-    for path, source in ((folder / THRESHOLD_FILE, f"{folder.name}/{THRESHOLD_FILE}"),
-                         (project_root / PROJECT_THRESHOLD, str(PROJECT_THRESHOLD))):
-        if path.is_file():
-            value = read_json(path).get("threshold")
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-                raise DataError(f"{path}: 'threshold' is {value!r}, expected a number in [0, 1)")
-            return Threshold(float(value), source)
-    raise DataError(f"no threshold: neither {folder / THRESHOLD_FILE} nor {project_root / PROJECT_THRESHOLD} exists; "
-                    f"run `dvc repro threshold` or pass --threshold")
+def folder_threshold(folder: Path) -> Threshold:
+    """The threshold the model folder carries (its `threshold.json`, written by the export stage)."""
+    return read_threshold(folder / THRESHOLD_FILE, f"{folder.name}/{THRESHOLD_FILE}")
 
 
-def labels_at(non_complaint_probability: np.ndarray, threshold: float) -> np.ndarray:
-    """`non-complaint` where the probability is above the threshold, else `complaint` (the tutorial's rule)."""
-    return np.where(non_complaint_probability > threshold, LABEL_WORDS[1], LABEL_WORDS[0])
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of each file the folder holds, by name, but the manifest itself."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.iterdir()) if path.is_file() and path.name != MANIFEST_FILE}
+
+
+def manifest(folder: Path) -> dict:
+    """Each file's digest and one digest over them all: what identifies the model wherever it is copied."""
+    files = file_digests(folder)
+    overall = hashlib.sha256("".join(f"{name}\0{digest}\n" for name, digest in files.items()).encode()).hexdigest()
+    return {"digest": f"sha256:{overall}", "files": files}
+
+
+def folder_digest(folder: Path) -> str:
+    """The digest in the folder's manifest.json (written by the export stage), else computed from its files."""
+    path = folder / MANIFEST_FILE
+    return read_json(path)["digest"] if path.is_file() else manifest(folder)["digest"]

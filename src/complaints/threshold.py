@@ -1,6 +1,6 @@
 """Where to cut the non-complaint probability, four ways, and how many non-complaints the test set holds.
 
-Every threshold is used as the tutorial does: a tweet is a non-complaint when `probability > threshold`.
+Every threshold is used by the rule of `complaints.decision`.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ class ThresholdParams:
 
 
 def just_below(probability: np.ndarray, cut: float) -> float:
-    """The threshold for which `probability > threshold` means `probability >= cut`: midway to the next lower score."""
+    """The threshold at which the rule calls exactly the tweets scored at least `cut` non-complaints: midway to the next
+    lower score (scikit-learn's curves cut at `cut` inclusive)."""
     lower = probability[probability < cut]
     return float((cut + (lower.max() if len(lower) else 0.0)) / 2)
 

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from complaints.config import require
+from complaints.decision import LABEL_WORDS
 from complaints.inference import predict_logits, score
 from complaints.io import DataError, read_json
 from complaints.metrics import classification_metrics
@@ -85,24 +86,6 @@ class TrainParams:
         require(0 < self.layer_decay <= 1, "train.layer_decay", self.layer_decay, "a number in (0, 1]")
         require(0.5 <= self.pseudo_confidence < 1, "train.pseudo_confidence", self.pseudo_confidence,
                 "a probability in [0.5, 1)")
-
-
-@dataclass(frozen=True)
-class SeedsParams:
-    """The `seeds` section: more seeds of the default recipe, retrained to report the spread of its quality, and how many
-    extra refits (seeds 1, 2, ...) to average with the refit on the external set."""
-
-    seeds: tuple[int, ...] = (1, 2)
-    refits: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "seeds", tuple(self.seeds))
-        require(self.refits >= 0, "seeds.refits", self.refits, "an integer >= 0")
-
-    @property
-    def refit_seeds(self) -> tuple[int, ...]:
-        """The extra refits' seeds: 1 to `refits`."""
-        return tuple(range(1, self.refits + 1))
 
 
 def make_accelerator() -> Accelerator:
@@ -288,7 +271,8 @@ def train_once(location: str, train: Tokens, dev: Tokens | None, params: TrainPa
                accelerator: Accelerator, on_epoch: Callable[[dict], None]) -> tuple[ComplaintClassifier, list[dict]]:
     """Seed, then fine-tune a fresh head on the pretrained encoder: (model, history)."""
     configure_torch(params.seed)
-    model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_length)
+    model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_length,
+                                  label_words=LABEL_WORDS)
     history = fine_tune(model, train, dev, params, accelerator, on_epoch)
     return accelerator.unwrap_model(model), history
 
@@ -345,13 +329,6 @@ def read_training_record(path: Path) -> dict:
         raise DataError(f"{path}: 'chosen_epoch' is {chosen!r}, expected an epoch from 1 to {epochs} of its history; "
                         f"rerun the stage that trained it")
     return record
-
-
-def chosen_epoch_summary(record: dict) -> dict:
-    """From a training.json: epochs trained, the epoch kept and, when a dev split was held out, its dev AUC."""
-    row = record["history"][record["chosen_epoch"] - 1]
-    summary = {"epochs": len(record["history"]), "chosen_epoch": record["chosen_epoch"]}
-    return summary | ({"dev_auc": row["dev_auc"]} if "dev_auc" in row else {})
 
 
 def without_timings(history: list[dict]) -> list[dict]:

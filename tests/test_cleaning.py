@@ -1,4 +1,5 @@
-from complaints.text import clean_for_bag_of_words, clean_for_bert, english_stopwords
+from complaints.baseline import clean_for_bag_of_words, english_stopwords
+from complaints.cleaning import clean_for_bert
 from conftest import SHARED
 
 TWEET_0 = (
