@@ -84,7 +84,7 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
     else:
         from accelerate import Accelerator
 
-        from complaints.inference import score
+        from complaints.torch_scoring import score
         from complaints.model import pretrained_classifier
         from complaints.tokens import Tokens
         from complaints.training import LengthGroupedBatches, fine_tune

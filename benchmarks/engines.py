@@ -157,10 +157,10 @@ def main(argv: list[str] | None = None) -> None:
 def encoder_only(folder: Path) -> None:
     """The serving model's encoder and tokenizer as a plain transformers model, for the tutorial's classifier."""
     from complaints.model import load_classifier
-    from complaints.predictor import load_tokenizer
+    from complaints.predictor import folder_tokenizer
 
     load_classifier(SERVING).encoder.save_pretrained(folder)
-    load_tokenizer(SERVING).save_pretrained(folder)
+    folder_tokenizer(SERVING).save_pretrained(folder)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ from sklearn.metrics import roc_auc_score
 from benchmarks.compare import ROOT, run_header, save
 from complaints.io import read_json, read_parquet, read_probabilities
 from complaints.predictor import Predictor
-from complaints.reporting import auc_standard_error, bootstrap_auc_difference
-from complaints.transfer import ExternalParams
+from complaints.evaluation import auc_standard_error, bootstrap_auc_difference
+from complaints.external_metrics import ExternalParams
 
 RESAMPLES, SEED = 2000, 0
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.experiments:
             folder = fetched("models/bert", name, Path(scratch) / name)
-            options.append(judge(name, folder, tweets, reference["probability"].to_numpy(), default_training, batch_size))
+            options.append(judge(name, folder, tweets, reference["non_complaint_probability"].to_numpy(), default_training, batch_size))
             option = options[-1]
             print(f"{name}: {option['switch']} external AUC {option['external_auc']:.4f}, vs default "
                   f"{option['vs_default']['difference']:+.4f} (SE {option['vs_default']['se']:.4f}): {option['verdict']}")

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from complaints.encoding import encode
-from complaints.inference import predict_logits, score
+from complaints.torch_scoring import predict_logits, score
 from complaints.model import save_classifier
 from complaints.predictor import Predictor
 from complaints.runtime import configure_torch

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.analysis import confident_mistakes, expected_calibration_error, reliability_curve, slice_metrics
 from complaints.io import DataError, atomic_dir, read_parquet, read_probabilities, write_json, write_table
 
@@ -23,7 +23,7 @@ SOLID_SLICE = 30  # tweets: a smaller slice is reported but not ranked, unless n
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Slice, rank the mistakes, bin the probabilities, for every model."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     arguments.add_argument("--split", type=Path, required=True)
     arguments.add_argument("--models", nargs="+", required=True)
     for option in ("--plots", "--out", "--metrics"):
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             scores = read_probabilities(path)
             if scores["id"].tolist() != validation["id"].tolist():
                 raise DataError(f"{path}: not the validation tweets of {args.split / 'val.parquet'}; rerun the pipeline")
-            probability = scores["probability"].to_numpy()
+            probability = scores["non_complaint_probability"].to_numpy()
             slices = slice_metrics(validation, probability)
             curve = reliability_curve(validation["label"].to_numpy(), probability)
             (staging / model).mkdir()
@@ -58,4 +58,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

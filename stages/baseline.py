@@ -15,11 +15,11 @@ from pathlib import Path
 
 import joblib
 
-from complaints import cli
+from complaints import stage
 from complaints.baseline import BaselineParams, fit_baseline
 from complaints.config import load_section, project_root, resolve_path
 from complaints.io import atomic_path, read_parquet, write_table
-from complaints.reporting import write_evaluation
+from complaints.evaluation import write_evaluation
 from complaints.baseline import english_stopwords
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Tune, fit, evaluate and save the baseline."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--split", "--model", "--metrics", "--plots", "--cv-plot", "--oof"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with atomic_path(args.model) as tmp:
         joblib.dump(pipeline, tmp)
     write_table(cv_auc, args.cv_plot)
-    write_table(train[["id", "label"]].assign(probability=fitted.out_of_fold), args.oof)
+    write_table(train[["id", "label"]].assign(non_complaint_probability=fitted.out_of_fold), args.oof)
     probability = pipeline.predict_proba(val["text"].tolist())[:, 1]
     extra = {"alpha": alpha, "cv_best_alpha": best_alpha, "cv_auc": float(cv_auc["cv_auc"].max())}
     metrics = write_evaluation(val, probability, extra, args.metrics, args.plots)
@@ -51,4 +51,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

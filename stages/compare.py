@@ -13,17 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.io import DataError, read_probabilities, write_json
-from complaints.reporting import CompareParams, bootstrap_auc_difference
+from complaints.evaluation import CompareParams, bootstrap_auc_difference
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Bootstrap every candidate-reference pair."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     arguments.add_argument("--candidates", nargs="+", required=True)
     arguments.add_argument("--references", nargs="+", required=True)
     arguments.add_argument("--plots", type=Path, required=True)
@@ -43,12 +43,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = {}
     for candidate in args.candidates:
         for reference in args.references:
-            difference = bootstrap_auc_difference(labels, tables[candidate]["probability"].to_numpy(),
-                                                  tables[reference]["probability"].to_numpy(), params.resamples, params.seed)
+            difference = bootstrap_auc_difference(labels, tables[candidate]["non_complaint_probability"].to_numpy(),
+                                                  tables[reference]["non_complaint_probability"].to_numpy(), params.resamples, params.seed)
             results |= {f"{candidate}_vs_{reference}_{key}": value for key, value in difference.items()}
             logger.info("%s - %s: AUC %+.4f (95%% CI %+.4f to %+.4f, SE %.4f)", candidate, reference, *difference.values())
     write_json(results, args.metrics)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section, project_root, resolve_path
 from complaints.download import DownloadParams, download, is_url
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Download and verify the raw CSVs."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     arguments.add_argument("--out", type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "download", DownloadParams)
@@ -25,4 +25,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

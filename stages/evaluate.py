@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
-from complaints.inference import score
+from complaints.torch_scoring import score
 from complaints.model import load_classifier
-from complaints.reporting import EvaluateParams, chosen_epoch_summary, write_evaluation
+from complaints.evaluation import EvaluateParams, chosen_epoch_summary, write_evaluation
 from complaints.runtime import configure_torch, inference_device
 from complaints.tokens import Tokens
 from complaints.training import read_training_record
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score the validation split and write the metrics and plot data."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--tokens", "--model", "--metrics", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -44,4 +44,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

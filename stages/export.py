@@ -22,22 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.decision import THRESHOLD_FILE
 from complaints.io import atomic_dir, read_json, read_parquet, write_json
 from complaints.modelfolder import ENGINES, MANIFEST_FILE, manifest
 from complaints.onnx_export import ExportError, ExportParams, export_folder
-from complaints.prediction import PredictParams
+from complaints.labeling import PredictParams
 from complaints.predictor import Predictor
-from complaints.reporting import EngineGate, engine_judgement
+from complaints.evaluation import EngineGate, engine_judgement
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Export, fuse, quantize, check, judge, add the threshold and the manifest."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--model", "--split", "--threshold", "--out", "--metrics"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -76,4 +76,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -2,18 +2,17 @@
 
 Models: the baseline, the tutorial's recipe, the default recipe (models/bert), the refit model that makes the test
 predictions (models/serving, with `predict.engine`), the default's and the refit's ensembles with the baseline
-(`ensemble.method`, fitted on dev as the ensemble stage does), and, when `seeds.refits` > 0, the refit averaged with
-the extra refits of refit_seeds. Per model: the validation metrics' keys, the AUC's standard error, calibration error, the same
-at the pipeline's threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired
+(the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.refits` > 0, the refit averaged
+with the extra refits of refit_seeds. Per model: the validation metrics' keys, the AUC's standard error, calibration
+error, the same at the serving folder's threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired
 bootstrap interval and standard error.
 
-Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,serving}, models/bert/dev_probabilities.csv,
-data/baseline_oof.csv, data/refit_seeds, metrics/threshold.json, params `external`, `predict`, `ensemble`, `compare`.
+Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,serving,ensemble.json}, data/refit_seeds,
+params `external`, `predict.engine`, `compare`.
 Writes: metrics/external.json, plots/external/{model}/{roc,calibration,slices,probabilities}.csv
 Run:   python -m stages.external --tweets data/external/tweets.parquet --baseline models/baseline.joblib \
-           --tutorial models/tutorial --bert models/bert --serving models/serving \
-           --bert-dev models/bert/dev_probabilities.csv --baseline-oof data/baseline_oof.csv \
-           --refit-seeds data/refit_seeds --threshold metrics/threshold.json --metrics metrics/external.json --plots plots/external
+           --tutorial models/tutorial --bert models/bert --serving models/serving --ensemble models/ensemble.json \
+           --refit-seeds data/refit_seeds --metrics metrics/external.json --plots plots/external
 """
 from __future__ import annotations
 
@@ -23,16 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints import cli
+from complaints import stage
 from complaints.analysis import reliability_curve
 from complaints.baseline import load_baseline
 from complaints.config import load_section
-from complaints.ensemble import EnsembleParams, combine, fitted_stacker, paired
-from complaints.io import DataError, atomic_dir, read_json, read_parquet, write_json, write_table
-from complaints.prediction import PredictParams
+from complaints.ensemble import read_combination
+from complaints.io import DataError, atomic_dir, read_parquet, write_json, write_table
+from complaints.labeling import PredictParams
+from complaints.modelfolder import folder_threshold
 from complaints.predictor import Predictor
-from complaints.reporting import CompareParams, bootstrap_auc_difference, roc_points
-from complaints.transfer import ExternalParams, external_metrics, seed_ensemble, slice_table
+from complaints.evaluation import CompareParams, bootstrap_auc_difference, roc_points
+from complaints.external_metrics import ExternalParams, external_metrics, seed_ensemble, slice_rows
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +42,13 @@ COMPARISONS = (("refit", "bert"), ("refit", "tutorial"), ("refit", "baseline"), 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score, measure and compare every model on the external tweets."""
-    arguments = cli.parser(__doc__)
-    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--serving", "--bert-dev", "--baseline-oof",
-                   "--refit-seeds", "--threshold", "--metrics", "--plots"):
+    arguments = stage.parser(__doc__)
+    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--serving", "--ensemble", "--refit-seeds",
+                   "--metrics", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "external", ExternalParams)
     engine = load_section(args.params, "predict", PredictParams).engine
-    ensemble = load_section(args.params, "ensemble", EnsembleParams)
     bootstrap = load_section(args.params, "compare", CompareParams)
 
     tweets = read_parquet(args.tweets)
@@ -60,14 +59,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, folder, folder_engine in (("tutorial", args.tutorial, "torch"), ("bert", args.bert, "torch"),
                                         ("refit", args.serving, engine)):
         probability[name] = Predictor.load(folder, params.batch_size, engine=folder_engine).non_complaint_probability(texts)
-    stacker = fitted_stacker(ensemble.method, paired(args.bert_dev, args.baseline_oof))
-    probability["ensemble"] = combine(ensemble.method, probability["bert"], probability["baseline"], stacker)
-    probability["refit_ensemble"] = combine(ensemble.method, probability["refit"], probability["baseline"], stacker)
+    combination = read_combination(args.ensemble)
+    probability["ensemble"] = combination.non_complaint_probability(probability["bert"], probability["baseline"])
+    probability["refit_ensemble"] = combination.non_complaint_probability(probability["refit"], probability["baseline"])
     refit_seeds = seed_ensemble(args.refit_seeds, tweets["id"].to_numpy(), probability["refit"])
     if refit_seeds is not None:
         probability["refit_seeds"] = refit_seeds
 
-    threshold = read_json(args.threshold)["threshold"]
+    threshold = folder_threshold(args.serving).value
     metrics = {name: external_metrics(tweets, model_probability, threshold) for name, model_probability in probability.items()}
     for name, model in metrics.items():
         logger.info("%s: AUC %.4f (SE %.4f), accuracy %.2f%%, calibration error %.3f", name, model["auc"], model["auc_se"],
@@ -84,10 +83,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             (staging / name).mkdir()
             write_table(roc_points(labels, model_probability), staging / name / "roc.csv")
             write_table(reliability_curve(labels, model_probability), staging / name / "calibration.csv")
-            write_table(slice_table(metrics[name]), staging / name / "slices.csv")
-            write_table(tweets[["id", "label"]].assign(probability=model_probability), staging / name / "probabilities.csv")
+            write_table(slice_rows(metrics[name]), staging / name / "slices.csv")
+            write_table(tweets[["id", "label"]].assign(non_complaint_probability=model_probability), staging / name / "probabilities.csv")
     write_json(metrics, args.metrics)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -14,10 +14,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section, project_root, resolve_path
 from complaints.download import download, is_url
-from complaints.external import EXTERNAL_FILE, ExternalDataParams, external_fetcher, deduplicated, overlap_report, read_external
+from complaints.external_data import EXTERNAL_FILE, ExternalDataParams, external_fetcher, deduplicated, overlap_report, read_external
 from complaints.io import atomic_dir, read_parquet, write_json, write_table
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Download, check and label the external tweets."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--split", "--out", "--report"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -50,4 +50,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -2,7 +2,7 @@
 (raw text in: cleaning, tokenizer and truncation come from the model folder; the threshold is the folder's own).
 
 Reads: models/serving, data/split/test.parquet, params `predict`, `threshold.review_size`, `threshold.review_seed`.
-Writes: predictions/test_scores.parquet (id, text, probability), predictions/test.csv (id, text, probability, label),
+Writes: predictions/test_scores.parquet (id, text, non_complaint_probability), predictions/test.csv (the same and label),
 predictions/review_sample.csv (a seeded sample of predicted non-complaints for a human to read)
 Run:   python -m stages.predict --split data/split --model models/serving --scores predictions/test_scores.parquet \
            --out predictions/test.csv --review predictions/review_sample.csv
@@ -13,11 +13,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.io import read_parquet, write_table
 from complaints.modelfolder import folder_threshold
-from complaints.prediction import PredictParams, label_predictions, review_sample
+from complaints.labeling import PredictParams, label_predictions, review_sample
 from complaints.predictor import Predictor
 from complaints.threshold import ThresholdParams
 
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score the test tweets, label them at the folder's threshold, sample some for review."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--split", "--model", "--scores", "--out", "--review"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     test = read_parquet(args.split / "test.parquet")
     threshold = folder_threshold(args.model).value
     predictor = Predictor.load(args.model, params.batch_size, engine=params.engine)
-    scores = test[["id", "text"]].assign(probability=predictor.non_complaint_probability(test["text"].tolist()))
+    scores = test[["id", "text"]].assign(non_complaint_probability=predictor.non_complaint_probability(test["text"].tolist()))
     predictions = label_predictions(scores, threshold)
     write_table(scores, args.scores)
     write_table(predictions, args.out)
@@ -46,4 +46,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

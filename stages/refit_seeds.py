@@ -4,7 +4,7 @@ none by default).
 
 Reads: data/tokens/{train,val}.safetensors and model.json (test.safetensors when the recipe self-trains), the chosen
 epoch count in models/bert/training.json, data/external/tweets.parquet, params `train` and `seeds`.
-Writes: data/refit_seeds/seeds.json (the seeds refit), data/refit_seeds/seed_{seed}.csv (id, label, probability on the
+Writes: data/refit_seeds/seeds.json (the seeds refit), data/refit_seeds/seed_{seed}.csv (id, label, non_complaint_probability on the
 external tweets)
 Run:   python -m stages.refit_seeds --tokens data/tokens --epochs-from models/bert/training.json \
            --tweets data/external/tweets.parquet --out data/refit_seeds
@@ -16,10 +16,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.encoding import encode
-from complaints.inference import score
+from complaints.torch_scoring import score
 from complaints.io import atomic_dir, read_parquet, write_json, write_table
 from complaints.pretrained import resolve_recorded_model
 from complaints.tokens import Tokens
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Refit once per extra seed (`seeds.refits` of them); write each refit's external probabilities."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--tokens", "--epochs-from", "--tweets", "--out"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -58,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         with atomic_dir(args.out) as staging:
             write_json({"seeds": list(seeds)}, staging / "seeds.json")
             for seed, probability in probabilities.items():
-                write_table(tweets[["id", "label"]].assign(probability=probability), staging / f"seed_{seed}.csv")
+                write_table(tweets[["id", "label"]].assign(non_complaint_probability=probability), staging / f"seed_{seed}.csv")
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -1,7 +1,7 @@
 """Assemble the release: the deployable model folder another team picks up (`dvc artifacts get . complaint-classifier`).
 
 Reads: models/serving (the refit model, its tokenizer and code, its ONNX graphs), metrics/{bert,tutorial,baseline,
-ensemble,seeds,compare,threshold,engines,export}.json
+ensemble,seeds,compare,threshold,export}.json
 Writes: models/release/ (the serving folder's files byte for byte, its threshold.json and manifest.json included, so
 DVC stores the weights once; release.json with the cleaning rules and their version; README.md, the model card)
 Run:   python -m stages.release --serving models/serving --metrics metrics --out models/release
@@ -15,7 +15,7 @@ from dataclasses import fields
 from importlib.metadata import version
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.card import ARTIFACT, CardInputs, card, cleaning_rules
 from complaints.io import atomic_dir, read_json, write_json
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Copy the serving folder (its threshold included), add the release record and the card."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--serving", "--metrics", "--out"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -43,4 +43,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

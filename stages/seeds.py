@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.pretrained import resolve_recorded_model
-from complaints.inference import score
+from complaints.torch_scoring import score
 from complaints.io import read_json, write_json
 from complaints.metrics import classification_metrics
 from complaints.seeds import SeedsParams, seed_spread
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Train once per extra seed; summarize all seeds."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--tokens", "--main", "--metrics"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -59,4 +59,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.data import SplitParams, drop_seen_elsewhere, duplicate_report, label_tweets, read_tweets, split_labeled
 from complaints.io import atomic_dir, write_json, write_table
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Build the train, validation and test tables."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     arguments.add_argument("--raw", type=Path, required=True)
     arguments.add_argument("--out", type=Path, required=True)
     arguments.add_argument("--duplicates", type=Path, required=True)
@@ -42,4 +42,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

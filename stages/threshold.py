@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.decision import predicted_labels
 from complaints.io import read_parquet, read_probabilities, write_json, write_table
-from complaints.prediction import PredictParams, share_sweep
+from complaints.labeling import PredictParams, share_sweep
 from complaints.predictor import Predictor
-from complaints.reporting import SWEEP_THRESHOLDS, scores_at, threshold_sweep
+from complaints.evaluation import SWEEP_THRESHOLDS, scores_at, threshold_sweep
 from complaints.threshold import ThresholdParams, choose_threshold, estimate_prior
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score the test tweets with the refit model, choose the threshold, summarize."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--val", "--model", "--split", "--metrics", "--sweep"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     validation, test = read_probabilities(args.val), read_parquet(args.split / "test.parquet")
     test_probability = Predictor.load(args.model, batch_size, engine="torch").non_complaint_probability(
         test["text"].tolist())
-    labels, val_probability = validation["label"].to_numpy(), validation["probability"].to_numpy()
+    labels, val_probability = validation["label"].to_numpy(), validation["non_complaint_probability"].to_numpy()
     threshold = choose_threshold(params, labels, val_probability, test_probability)
     at_threshold = scores_at(labels, val_probability, threshold)
     training_labels = pd.concat([read_parquet(args.split / f"{split}.parquet")["label"] for split in ("train", "val")])
@@ -63,4 +63,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.encoding import encode, length_stats
 from complaints.pretrained import ModelParams, TokenizeParams, check_max_len, load_tokenizer, model_record, resolve_model
@@ -23,7 +23,7 @@ SPLITS = ("train", "val", "test")
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Encode every split and record the resolved model."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     for option in ("--split", "--out", "--stats"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -49,4 +49,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

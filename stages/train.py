@@ -24,10 +24,10 @@ from pathlib import Path
 import pandas as pd
 from dvclive import Live
 
-from complaints import cli
+from complaints import stage
 from complaints.config import load_section
 from complaints.pretrained import resolve_recorded_model
-from complaints.inference import score
+from complaints.torch_scoring import score
 from complaints.io import atomic_dir, write_json, write_table
 from complaints.model import save_classifier
 from complaints.tokens import Tokens
@@ -49,7 +49,7 @@ def log_epoch(live: Live, row: dict) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Fine-tune and save the classifier."""
-    arguments = cli.parser(__doc__)
+    arguments = stage.parser(__doc__)
     arguments.add_argument("--section", default="train", help="params section holding the recipe")
     arguments.add_argument("--tokens", type=Path, required=True)
     arguments.add_argument("--train-on", nargs="+", required=True, help="splits to train on, e.g. train val")
@@ -86,9 +86,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                    staging / "training.json")
         if trained.dev is not None:
             probability = score(trained.model, trained.dev, params.eval_batch_size, accelerator.device)
-            write_table(pd.DataFrame({"id": trained.dev.ids, "label": trained.dev.labels, "probability": probability}),
+            write_table(pd.DataFrame({"id": trained.dev.ids, "label": trained.dev.labels,
+                                      "non_complaint_probability": probability}),
                         staging / "dev_probabilities.csv")
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

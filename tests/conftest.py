@@ -153,7 +153,7 @@ def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> di
     """A mirror folder with the first rows of each real CSV, and external/ with every 100th external row (74, all
     airlines); returns the SHA-256 digests by file name."""
     from complaints.download import sha256_of
-    from complaints.external import EXTERNAL_FILE
+    from complaints.external_data import EXTERNAL_FILE
 
     (folder / "external").mkdir(parents=True, exist_ok=True)
     sizes = {"complaint1700.csv": labeled, "noncomplaint1700.csv": labeled, "test_data.csv": unlabeled}
@@ -170,7 +170,7 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str) -> dict:
     grid, one extra seed and one extra refit, a short bootstrap."""
     import yaml
 
-    from complaints.external import EXTERNAL_FILE
+    from complaints.external_data import EXTERNAL_FILE
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     tutorial_digests = {name: digest for name, digest in digests.items() if name != EXTERNAL_FILE}
@@ -216,7 +216,7 @@ def run_threshold(params_path, work, outputs_in) -> dict:
 def run_chain(tiny_params_file: Path, work: Path) -> None:
     """The whole chain of stage mains in `work`, as `dvc repro` runs them."""
     from stages import (
-        analysis, baseline, compare, engines, ensemble, evaluate, external, external_data, refit_seeds, release, report,
+        analysis, baseline, compare, ensemble, evaluate, external, external_data, refit_seeds, release, report,
         seeds, train,
     )
 
@@ -238,22 +238,19 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
     ensemble.main(params + ["--bert-dev", str(work / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(work / "baseline_oof.csv"),
                             "--bert-val", str(work / "plots" / "bert" / "val_probabilities.csv"),
                             "--baseline-val", str(work / "plots" / "baseline" / "val_probabilities.csv"),
-                            "--metrics", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
+                            "--combination", str(work / "combination.json"), "--metrics", str(work / "ensemble.json"),
+                            "--plots", str(work / "plots" / "ensemble")])
     compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
                            "--plots", str(work / "plots"), "--metrics", str(work / "compare.json")])
     run_threshold(tiny_params_file, work, work)
     export_and_predict(params, work)
-    engines.main(params + ["--selection-model", str(work / "bert"), "--serving", str(work / "serving"), "--split",
-                           str(work / "split"), "--threshold", str(work / "threshold.json"), "--metrics", str(work / "engines.json")])
     external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
                                  "--report", str(work / "external_data.json")])
     refit_seeds.main(params + ["--tokens", str(work / "tokens"), "--epochs-from", str(work / "bert" / "training.json"),
                                "--tweets", str(work / "external" / "tweets.parquet"), "--out", str(work / "refit_seeds")])
     external.main(params + ["--tweets", str(work / "external" / "tweets.parquet"), "--baseline", str(work / "baseline.joblib"),
                             "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--serving", str(work / "serving"),
-                            "--bert-dev", str(work / "bert" / "dev_probabilities.csv"),
-                            "--baseline-oof", str(work / "baseline_oof.csv"), "--refit-seeds", str(work / "refit_seeds"),
-                            "--threshold", str(work / "threshold.json"),
+                            "--ensemble", str(work / "combination.json"), "--refit-seeds", str(work / "refit_seeds"),
                             "--metrics", str(work / "external.json"), "--plots", str(work / "plots" / "external")])
     analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
                             "--out", str(work / "plots" / "analysis"), "--metrics", str(work / "analysis.json")])

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from complaints import console
+from complaints import cli
 from complaints.service import ServeParams, ServeSettings, create_app
 
 BAD_REQUESTS = [
@@ -78,7 +78,7 @@ def test_cli_input_errors_exit_1_with_one_line_and_write_nothing(tiny_model, tmp
     if "--output" not in arguments:
         arguments = [*arguments, "--output", str(tmp_path / "out.csv")]
     with pytest.raises(SystemExit) as stopped:
-        console.main(arguments)
+        cli.main(arguments)
     captured = capsys.readouterr()
     errors = captured.err.strip().splitlines()
     assert stopped.value.code == 1 and len(errors) == 1 and words in errors[0], captured.err
@@ -98,7 +98,7 @@ def test_cli_input_errors_exit_1_with_one_line_and_write_nothing(tiny_model, tmp
 def test_cli_argument_errors_exit_2_naming_the_argument(tmp_path, capsys, monkeypatch, arguments, words):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as stopped:
-        console.main(arguments)
+        cli.main(arguments)
     captured = capsys.readouterr()
     assert stopped.value.code == 2 and words in captured.err and captured.out == ""
 
@@ -111,11 +111,11 @@ def test_a_tweet_exactly_at_the_threshold_gets_one_answer_from_the_cli_metrics_a
     from complaints.analysis import confident_mistakes, slice_metrics
     from complaints.metrics import classification_metrics
     from complaints.predictor import Predictor
-    from complaints.transfer import external_metrics
+    from complaints.external_metrics import external_metrics
 
     tweet = "@united lost my bag again"
     at = float(Predictor.load(tiny_model).non_complaint_probability([tweet])[0])
-    console.main(["predict", "--model", str(tiny_model), "--threshold", repr(at), tweet])
+    cli.main(["predict", "--model", str(tiny_model), "--threshold", repr(at), tweet])
     assert pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))["label"].tolist() == ["complaint"]
 
     # A non-complaint scored exactly at the threshold, and a complaint below it: both called complaints.

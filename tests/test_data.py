@@ -93,7 +93,7 @@ def test_floats_differing_in_their_last_bits_write_the_same_bytes(tmp_path):
     value = 0.8451234567890123
     for suffix in (".csv", ".parquet"):
         for name, noisy in (("a", value), ("b", np.nextafter(value, 1.0))):
-            write_table(pd.DataFrame({"id": [1], "probability": [noisy]}), tmp_path / f"{name}{suffix}")
+            write_table(pd.DataFrame({"id": [1], "non_complaint_probability": [noisy]}), tmp_path / f"{name}{suffix}")
         assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes()
     write_json({"auc": value, "nested": [value]}, tmp_path / "a.json")
     write_json({"auc": float(np.nextafter(value, 1.0)), "nested": [float(np.nextafter(value, 0.0))]}, tmp_path / "b.json")

@@ -1,9 +1,14 @@
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from complaints.ensemble import EnsembleParams, combine, dev_auc, fit_stacker, stack_features
+from complaints.ensemble import (
+    Combination, EnsembleParams, dev_auc, fit_stacker, fitted_combination, read_combination, stack_features,
+)
 from complaints.seeds import seed_spread
-from complaints.reporting import bootstrap_auc_difference
+from complaints.evaluation import bootstrap_auc_difference
 
 
 def two_models(count: int = 400, seed: int = 0):
@@ -16,14 +21,17 @@ def two_models(count: int = 400, seed: int = 0):
 
 
 def test_average_is_the_mean_of_probabilities():
-    assert combine("average", np.array([0.2, 0.8]), np.array([0.4, 0.4]), None).tolist() == pytest.approx([0.3, 0.6])
+    assert Combination("average").non_complaint_probability(np.array([0.2, 0.8]), np.array([0.4, 0.4])).tolist() == (
+        pytest.approx([0.3, 0.6]))
 
 
 def test_stacker_weights_the_stronger_model_more_and_scores_out_of_fold():
     labels, strong, weak = two_models()
     stacker = fit_stacker(stack_features(strong, weak), labels)
     assert stacker.coef_[0][0] > stacker.coef_[0][1] > 0
-    probability = combine("stack", strong, weak, stacker)
+    probability = fitted_combination("stack", pd.DataFrame({"bert": strong, "baseline": weak, "label": labels})
+                                     ).non_complaint_probability(strong, weak)
+    assert np.abs(probability - stacker.predict_proba(stack_features(strong, weak))[:, 1]).max() < 1e-12
     assert ((probability > 0) & (probability < 1)).all()
     honest = dev_auc("stack", labels, strong, weak, EnsembleParams(method="stack"))
     from sklearn.metrics import roc_auc_score
@@ -54,3 +62,13 @@ def test_seed_spread():
     spread = seed_spread({1: {"auc": 0.8, "accuracy": 0.7}, 2: {"auc": 0.9, "accuracy": 0.8}, 3: {"auc": 0.85, "accuracy": 0.75}})
     assert spread["seeds"] == 3 and spread["auc_mean"] == pytest.approx(0.85) and spread["auc_std"] == pytest.approx(0.05)
     assert spread["auc_seed_2"] == 0.9 and spread["accuracy_min"] == 0.7
+
+
+def test_the_fitted_combination_round_trips_through_its_file(tmp_path):
+    labels, strong, weak = two_models()
+    fitted = fitted_combination("stack", pd.DataFrame({"bert": strong, "baseline": weak, "label": labels}))
+    (tmp_path / "ensemble.json").write_text(json.dumps(vars(fitted)))
+    assert read_combination(tmp_path / "ensemble.json") == fitted
+    (tmp_path / "ensemble.json").write_text(json.dumps({"method": "vote"}))
+    with pytest.raises(Exception, match=r"ensemble.json: 'method' is 'vote', expected one of average, stack"):
+        read_combination(tmp_path / "ensemble.json")

@@ -10,12 +10,12 @@ from sklearn.metrics import roc_auc_score
 
 from complaints.data import label_tweets, read_tweets, split_labeled
 from complaints.download import download, sha256_of
-from complaints.external import (
+from complaints.external_data import (
     EXTERNAL_FILE, ExternalDataParams, deduplicated, external_fetcher, is_even_half, overlap_report, read_external,
 )
 from complaints.io import DataError
-from complaints.reporting import resample_auc
-from complaints.transfer import reason_auc
+from complaints.evaluation import resample_auc
+from complaints.external_metrics import reason_auc
 from conftest import EXTERNAL_MIRROR, MIRROR
 
 HEADER = ["tweet_id", "airline_sentiment", "negativereason", "airline", "text", "tweet_created"]
@@ -116,16 +116,16 @@ def test_the_external_stage_scores_every_model_with_intervals_and_slices(workdir
         assert set(metrics[model]["airline_auc"]) <= set(tweets["airline"]) and metrics[model]["reason_auc"]
         scores = pd.read_csv(workdir / "plots" / "external" / model / "probabilities.csv")
         assert scores["id"].tolist() == tweets["id"].tolist()
-        assert metrics[model]["auc"] == pytest.approx(roc_auc_score(scores["label"], scores["probability"]), abs=1e-9)
+        assert metrics[model]["auc"] == pytest.approx(roc_auc_score(scores["label"], scores["non_complaint_probability"]), abs=1e-9)
         for plot in ("roc.csv", "calibration.csv", "slices.csv"):
             assert (workdir / "plots" / "external" / model / plot).stat().st_size > 0
     compare = metrics["compare"]
     assert compare["refit_vs_bert_ci_low"] <= compare["refit_vs_bert_difference"] <= compare["refit_vs_bert_ci_high"]
     assert compare["ensemble_vs_bert_se"] > 0 and compare["refit_ensemble_vs_refit_se"] > 0
     # The seed ensemble: the refit averaged with one more refit, of seed 1 (seeds.refits in the tiny params).
-    refit, extra = (pd.read_csv(path)["probability"] for path in
+    refit, extra = (pd.read_csv(path)["non_complaint_probability"] for path in
                     (workdir / "plots" / "external" / "refit" / "probabilities.csv", workdir / "refit_seeds" / "seed_1.csv"))
-    seed_ensemble = pd.read_csv(workdir / "plots" / "external" / "refit_seeds" / "probabilities.csv")["probability"]
+    seed_ensemble = pd.read_csv(workdir / "plots" / "external" / "refit_seeds" / "probabilities.csv")["non_complaint_probability"]
     np.testing.assert_allclose(seed_ensemble, (refit + extra) / 2, atol=1e-6)
     assert json.loads((workdir / "refit_seeds" / "seeds.json").read_text()) == {"seeds": [1]}
     assert compare["refit_seeds_vs_refit_ci_low"] <= compare["refit_seeds_vs_refit_ci_high"]

@@ -119,5 +119,5 @@ def test_the_card_names_the_embedded_model_by_its_hub_id():
 
     scores = {"auc": 0.9, "accuracy": 0.8, "f1": 0.7}
     inputs = CardInputs(bert=scores, tutorial={}, baseline={}, ensemble={}, seeds={}, compare={}, threshold={},
-                        engines={}, export={}, training={"model": {"name": "embedded"}})
+                        export={}, training={"model": {"name": "embedded"}})
     assert metadata(inputs)["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"

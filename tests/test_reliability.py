@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from complaints import cli
+from complaints import stage
 from complaints.tokens import write_arrays
 from stages import split
 from conftest import BIN, ROOT, commit_all, copy_reproduced, run
@@ -53,9 +53,9 @@ def test_split_rejects_bad_input_with_one_message_and_no_output(raw_dir, tmp_pat
     else:
         path.write_text(CORRUPTIONS[corruption](columns, text), encoding="utf-8")
     out, duplicates = tmp_path / "split", tmp_path / "duplicates.json"
-    # In-process through the entry points' own `cli.run`; the next test runs the module as DVC does.
+    # In-process through the entry points' own `stage.run`; the next test runs the module as DVC does.
     with pytest.raises(SystemExit) as stopped, caplog.at_level(logging.INFO):
-        cli.run(split.main, ["--raw", str(raw_dir), "--out", str(out), "--duplicates", str(duplicates)])
+        stage.run(split.main, ["--raw", str(raw_dir), "--out", str(out), "--duplicates", str(duplicates)])
     errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
     assert stopped.value.code == 1 and len(errors) == 1 and str(path) in errors[0], errors
     assert not out.exists() and not duplicates.exists() and not list(tmp_path.glob(".split.*"))
@@ -258,13 +258,12 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         tweets[tweets["label"] == 0].to_parquet(damaged, index=False)
         return ["stages.external", "--tweets", str(damaged), "--baseline", str(workdir / "baseline.joblib"),
                 "--tutorial", str(workdir / "tutorial"), "--bert", str(workdir / "bert"), "--serving", str(workdir / "serving"),
-                "--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof",
-                str(workdir / "baseline_oof.csv"), "--refit-seeds", str(workdir / "refit_seeds"),
-                "--threshold", str(workdir / "threshold.json"), "--metrics", str(folder / "model"),
+                "--ensemble", str(workdir / "combination.json"), "--refit-seeds", str(workdir / "refit_seeds"),
+                "--metrics", str(folder / "model"),
                 "--plots", str(folder / "plots")], str(damaged)
     for name in ("bert", "ensemble", "baseline", "tutorial"):
         (folder / "plots" / name).mkdir(parents=True)
-        (folder / "plots" / name / "val_probabilities.csv").write_text('"id","label","probability"\n1,0,0.2\n2,0,0.7\n')
+        (folder / "plots" / name / "val_probabilities.csv").write_text('"id","label","non_complaint_probability"\n1,0,0.2\n2,0,0.7\n')
     return ["stages.compare", "--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
             "--plots", str(folder / "plots"), "--metrics", str(folder / "model")], "baseline/val_probabilities.csv"
 

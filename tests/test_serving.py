@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
-from complaints.inference import score
+from complaints.torch_scoring import score
 from complaints.model import load_classifier
 from complaints.predictor import Predictor
 from complaints.cleaning import clean_for_bert
@@ -40,7 +40,7 @@ def test_predictor_on_raw_text_reproduces_the_pipelines_test_scores(real_workdir
     test = pd.read_parquet(workdir / "split" / "test.parquet")
     scores = pd.read_parquet(workdir / "test_scores.parquet")
     probability = predictor.non_complaint_probability(test["text"].tolist())
-    assert np.abs(probability - scores["probability"].to_numpy()).max() < 1e-6
+    assert np.abs(probability - scores["non_complaint_probability"].to_numpy()).max() < 1e-6
     # PyTorch on the tokenize stage's tokens (the training path) and on raw text agree with it to 1e-4.
     tokens = Tokens.load(workdir / "tokens" / "test.safetensors")
     from_tokens = score(load_classifier(workdir / "bert_full"), tokens, 16, torch.device("cpu"))

@@ -73,9 +73,9 @@ def test_threshold_goes_into_the_serving_folder_and_predict_labels_every_test_id
     assert json.loads((workdir / "serving" / "threshold.json").read_text())["threshold"] == 0.9
     predictions = pd.read_csv(workdir / "test.csv")
     test = pd.read_parquet(workdir / "split" / "test.parquet")
-    assert list(predictions.columns) == ["id", "text", "probability", "label"]
+    assert list(predictions.columns) == ["id", "text", "non_complaint_probability", "label"]
     assert predictions["id"].tolist() == test["id"].tolist()
-    assert ((predictions["probability"] > 0.9) == (predictions["label"] == 1)).all()
+    assert ((predictions["non_complaint_probability"] > 0.9) == (predictions["label"] == 1)).all()
     summary = json.loads((workdir / "threshold.json").read_text())
     assert summary["strategy"] == "fixed" and summary["threshold"] == 0.9
     assert summary["non_complaints"] == predictions["label"].sum() and summary["tweets"] == 30
@@ -98,11 +98,11 @@ def test_each_threshold_strategy_on_small_data(workdir, tiny_params_file, tmp_pa
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     summary = run_threshold(path, workdir, tmp_path)
-    test_probability = pd.read_parquet(workdir / "test_scores.parquet")["probability"]
+    test_probability = pd.read_parquet(workdir / "test_scores.parquet")["non_complaint_probability"]
     cut = summary["threshold"]
     assert summary["strategy"] == strategy and summary["non_complaints"] == (test_probability > cut).sum()
     validation = pd.read_csv(workdir / "plots" / "bert" / "val_probabilities.csv")
-    called = validation["probability"] > cut
+    called = validation["non_complaint_probability"] > cut
     precision = (validation["label"][called] == 1).mean() if called.any() else 0.0
     assert summary["val_precision"] == pytest.approx(precision)
     if strategy == "fixed":
@@ -111,14 +111,14 @@ def test_each_threshold_strategy_on_small_data(workdir, tiny_params_file, tmp_pa
         assert summary["non_complaints"] == 12
     elif strategy == "precision_at":
         assert summary["val_precision"] >= 0.5
-        lower = validation["probability"][validation["probability"] < cut]
+        lower = validation["non_complaint_probability"][validation["non_complaint_probability"] < cut]
         if len(lower):  # one more tweet called non-complaint would fall below the target
-            looser = validation["probability"] >= lower.max()
+            looser = validation["non_complaint_probability"] >= lower.max()
             assert (validation["label"][looser] == 1).mean() < 0.5
     else:
-        candidates = validation["probability"].tolist()
-        best = max(2 * ((validation["label"][validation["probability"] >= c] == 1).sum())
-                   / ((validation["probability"] >= c).sum() + (validation["label"] == 1).sum()) for c in candidates)
+        candidates = validation["non_complaint_probability"].tolist()
+        best = max(2 * ((validation["label"][validation["non_complaint_probability"] >= c] == 1).sum())
+                   / ((validation["non_complaint_probability"] >= c).sum() + (validation["label"] == 1).sum()) for c in candidates)
         assert summary["val_f1"] == pytest.approx(best)
 
 
@@ -153,7 +153,8 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
         "ensemble": (ensemble, ["--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(workdir / "baseline_oof.csv"),
                                 "--bert-val", str(workdir / "plots" / "bert" / "val_probabilities.csv"),
                                 "--baseline-val", str(workdir / "plots" / "baseline" / "val_probabilities.csv"),
-                                "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "l")]),
+                                "--combination", str(tmp_path / "c.json"), "--metrics", str(tmp_path / "m.json"),
+                                "--plots", str(tmp_path / "l")]),
         "tokenize": tokenize_run,
         "model": tokenize_run,
     }[section]
@@ -174,7 +175,7 @@ def test_the_predict_stage_scores_with_the_engine_its_params_name(workdir, tiny_
     predict.main(["--params", str(tmp_path / "params.yaml"), "--split", str(workdir / "split"), "--model",
                   str(workdir / "serving"), "--scores", str(tmp_path / "scores.parquet"), "--out", str(tmp_path / "test.csv"),
                   "--review", str(tmp_path / "review.csv")])
-    scored = pd.read_parquet(tmp_path / "scores.parquet")["probability"].to_numpy()
+    scored = pd.read_parquet(tmp_path / "scores.parquet")["non_complaint_probability"].to_numpy()
     texts = pd.read_parquet(workdir / "split" / "test.parquet")["text"].tolist()
     by_engine = {engine: Predictor.load(workdir / "serving", params["predict"]["batch_size"], engine=engine)
                  .non_complaint_probability(texts) for engine in ("onnx-int8", "torch")}

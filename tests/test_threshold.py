@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from complaints.config import ParamsError
-from complaints.reporting import scores_at
+from complaints.evaluation import scores_at
 from complaints.threshold import (
     ThresholdParams, choose_threshold, count_threshold, estimate_prior, just_below, max_f1_threshold, precision_threshold,
 )

@@ -7,10 +7,10 @@ import pytest
 
 from complaints.config import ParamsError
 from complaints.decision import LABEL_WORDS
-from complaints.inference import predict_logits
+from complaints.torch_scoring import predict_logits
 from complaints.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
 from complaints.runtime import configure_torch
-from complaints.scoring import non_complaint_probability
+from complaints.logits import non_complaint_probability
 from complaints.tokens import Tokens, sorted_batches
 from complaints.training import (
     LengthGroupedBatches, TrainParams, best_epoch, dev_row, fine_tune, hold_out_dev, parameter_groups, pseudo_labeled,

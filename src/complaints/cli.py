@@ -1,30 +1,238 @@
-"""What every stage entry point shares: logging, the params path, and clean failures."""
+"""The `complaints` command: score tweets from the shell, from files, or over HTTP, with the pipeline's model and threshold.
+
+    complaints predict "@united lost my bag again" "thanks for the upgrade"
+    complaints predict - < tweets.txt                       # one tweet per line
+    complaints predict --input tweets.csv --text-column tweet --id-column id --output scored.parquet
+    complaints serve --port 8000                            # POST /predict, GET /health, GET /info, /docs
+
+Output columns: the id (or the text), `non_complaint_probability`, `label` (`complaint` or `non-complaint`: a tweet is a
+non-complaint when its probability is above the threshold). The model defaults to `models/serving` (the refit model
+with its ONNX graphs, run by ONNX Runtime), the threshold to the one the model folder carries (its `threshold.json`,
+chosen by the pipeline's `threshold` stage). Nothing else is read: the same folder gives the same labels from any
+working directory. An empty or blank tweet is scored as the tokenize stage encodes it (`[CLS] [SEP]`). Errors print one line on stderr and exit 1; nothing is written.
+"""
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
-from complaints.config import ParamsError
+from complaints.config import ParamsError, load_section
 from complaints.io import DataError
 
-# OSError covers files that are missing or unreadable (FileNotFoundError among them) and model folders that fail to load.
-EXPECTED_ERRORS = (ParamsError, DataError, OSError)
+DEFAULT_MODEL = Path("models") / "serving"
+CHUNK_SIZE = 2048
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the shared `--params` option."""
-    arguments = argparse.ArgumentParser(description=description)
-    arguments.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    return arguments
+def arguments() -> argparse.ArgumentParser:
+    """The `predict` and `serve` subcommands."""
+    parser = argparse.ArgumentParser(prog="complaints", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model folder (default: %(default)s)")
+    shared.add_argument("--threshold", type=probability_argument,
+                        help="non-complaint above this probability (default: the model folder's threshold.json)")
+    shared.add_argument("--batch-size", type=positive_int, help="tweets per model call (default: 64, or params `serve`)")
+    shared.add_argument("--engine", choices=("auto", "torch", "onnx", "onnx-int8"), default="auto",
+                        help="what runs the model: PyTorch, or ONNX Runtime fp32 or int8 (default: auto, onnx when the "
+                             "folder has model.onnx, else torch)")
+
+    predict = commands.add_parser("predict", parents=[shared], help="score tweets given as arguments, on stdin or in a file")
+    predict.add_argument("texts", nargs="*", help="tweets to score; `-` reads one tweet per line from stdin")
+    predict.add_argument("--input", type=Path, help="a CSV, JSON Lines (.jsonl) or Parquet file of tweets")
+    predict.add_argument("--text-column", help="the input's column of tweets")
+    predict.add_argument("--id-column", help="the input's column of ids, written instead of the text")
+    predict.add_argument("--output", type=Path, help="where to write (.csv, .jsonl or .parquet); default: CSV on stdout")
+
+    summary = commands.add_parser("summary", help="the pipeline's results in a few lines (what `make pipeline` ends with)")
+    summary.add_argument("--metrics", type=Path, default=Path("metrics"), help="metrics folder (default: %(default)s)")
+
+    serve = commands.add_parser("serve", parents=[shared], help="serve POST /predict over HTTP with FastAPI and uvicorn")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument("--workers", type=positive_int, default=1, help="processes, each with the model (default: 1)")
+    serve.add_argument("--params", type=Path, default=Path("params.yaml"),
+                       help="params file whose `serve` section sets the limits, when it exists (default: %(default)s)")
+    for option, meaning in (("--max-texts", "texts per request"), ("--max-chars", "characters per text"),
+                            ("--max-in-flight", "requests waiting at once")):
+        serve.add_argument(option, type=positive_int, help=f"at most this many {meaning} (default: params `serve`)")
+    return parser
 
 
-def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
-    """Run a stage's main; an expected error exits 1 with one clear line, not a traceback."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+def probability_argument(value: str) -> float:
+    """A threshold in [0, 1)."""
     try:
-        main(argv)
-    except EXPECTED_ERRORS as error:
-        logging.getLogger("complaints").error("%s", error)
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1)")
+    return number
+
+
+def positive_int(value: str) -> int:
+    """An integer >= 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer >= 1")
+    return int(value)
+
+
+def predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Score the tweets of the arguments, stdin or a file."""
+    import itertools
+
+    import pandas as pd
+
+    from complaints.modelfolder import check_model_folder, folder_threshold, resolve_engine
+    from complaints.tweetfiles import file_format, read_chunks
+
+    if args.input is None and not args.texts:
+        parser.error("predict: give tweets, `-` for stdin, or --input FILE --text-column COLUMN")
+    if args.input is not None and args.texts:
+        parser.error("predict: give tweets or --input, not both")
+    if args.input is not None and not args.text_column:
+        parser.error("predict: --input needs --text-column")
+    # Everything that can be checked is checked before the model loads.
+    engine = resolve_engine(args.model, args.engine)
+    check_model_folder(args.model, engine)
+    threshold = args.threshold if args.threshold is not None else folder_threshold(args.model).value
+    if args.output is not None:
+        file_format(args.output)
+    if args.input is None:
+        texts = read_stdin_lines() if args.texts == ["-"] else args.texts
+        scored = scorer(args.model, args.batch_size or 64, threshold, engine)
+        write_rows(scored(pd.DataFrame({"id": texts, "text": texts})).rename(columns={"id": "text"}), args.output)
+        return
+    chunks = read_chunks(args.input, args.text_column, args.id_column, CHUNK_SIZE)
+    first = next(chunks, None)  # the file's columns and first rows are checked before the model loads
+    scored = scorer(args.model, args.batch_size or 64, threshold, engine)
+    score_file(itertools.chain([] if first is None else [first], chunks), scored, args.id_column or args.text_column,
+               args.input, args.output)
+
+
+def scorer(model: Path, batch_size: int, threshold: float, engine: str):
+    """A function from a chunk of (`id`, `text`) rows to (`id`, `non_complaint_probability`, `label`)."""
+    from transformers.utils import logging as transformers_logging
+
+    from complaints.decision import label_words
+    from complaints.predictor import Predictor
+
+    transformers_logging.disable_progress_bar()
+    predictor = Predictor.load(model, batch_size, engine=engine)
+
+    def scored(chunk):
+        probability = predictor.non_complaint_probability(chunk["text"].tolist())
+        return chunk[["id"]].assign(non_complaint_probability=probability, label=label_words(probability, threshold))
+
+    return scored
+
+
+def read_stdin_lines() -> list[str]:
+    """One tweet per line of standard input, which must be UTF-8."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise DataError(f"stdin: not valid UTF-8 at byte {error.start}") from None
+
+
+def score_file(chunks, scored, id_name: str, source: Path, output: Path | None) -> None:
+    """Stream chunks of a tweet file through the predictor, with a progress bar, into `output` (or stdout at the end)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from complaints.tweetfiles import table_writer
+
+    with tqdm(unit=" tweets", desc=str(source), disable=None, file=sys.stderr) as progress:
+        if output is None:
+            # Held until the last chunk is scored (ids and scores only), so a bad row leaves stdout empty.
+            results = []
+            for chunk in chunks:
+                results.append(scored(chunk).rename(columns={"id": id_name}))
+                progress.update(len(chunk))
+            write_rows(pd.concat(results, ignore_index=True) if results else pd.DataFrame(
+                columns=[id_name, "non_complaint_probability", "label"]), None)
+            return
+        with table_writer(output) as writer:
+            for chunk in chunks:
+                writer.write(scored(chunk).rename(columns={"id": id_name}))
+                progress.update(len(chunk))
+
+
+def write_rows(rows, output: Path | None) -> None:
+    """Rows to `output` (by extension) or as CSV on stdout."""
+    if output is None:
+        rows.to_csv(sys.stdout, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        return
+    from complaints.tweetfiles import table_writer
+
+    with table_writer(output) as writer:
+        writer.write(rows)
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Run the HTTP service with uvicorn: check the model and threshold first, then start the workers."""
+    import uvicorn
+
+    from complaints.machine import available_cpus
+    from complaints.modelfolder import check_model_folder, folder_threshold, resolve_engine
+    from complaints.service import SETTINGS_VARIABLE, ServeParams, ServeSettings
+
+    engine = resolve_engine(args.model, args.engine)
+    check_model_folder(args.model, engine)
+    if args.threshold is None:
+        folder_threshold(args.model)
+    limits = load_section(args.params, "serve", ServeParams) if args.params.is_file() else ServeParams()
+    overrides = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_in_flight": args.max_in_flight,
+                 "batch_size": args.batch_size}
+    limits = ServeParams(**(vars(limits) | {key: value for key, value in overrides.items() if value is not None}))
+    settings = ServeSettings(model=str(args.model.resolve()), engine=engine, threshold=args.threshold, limits=limits,
+                             threads=max(1, available_cpus() // args.workers))
+    os.environ[SETTINGS_VARIABLE] = settings.to_json()
+    uvicorn.run("complaints.service:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="info")
+
+
+def summary(args: argparse.Namespace) -> None:
+    """Each model's validation AUC and accuracy, the test count at the threshold, and where the report and release are."""
+    from complaints.io import read_json
+
+    def metrics(name: str) -> dict:
+        return read_json(args.metrics / f"{name}.json")
+
+    rows = [("TF-IDF + NB baseline", metrics("baseline")), ("tutorial's recipe", metrics("tutorial")),
+            ("default recipe, seed 42", metrics("bert")), ("default + baseline (ensemble)", metrics("ensemble"))]
+    seeds, threshold = metrics("seeds"), metrics("threshold")
+    print(f"{'validation (340 tweets)':<32} {'AUC':>8} {'accuracy':>9}")
+    for name, values in rows:
+        print(f"{name:<32} {values['auc']:>8.4f} {values['accuracy']:>9.2%}")
+    spread = f"default recipe, {seeds['seeds']} seeds (mean)"
+    print(f"{spread:<32} {seeds['auc_mean']:>8.4f} {seeds['accuracy_mean']:>9.2%}")
+    print(f"\ntest: {threshold['non_complaints']:,} of {threshold['tweets']:,} tweets called non-complaint at "
+          f"{threshold['threshold']:.4f} ({threshold['strategy']}); EM estimate of the share: {threshold['prior_estimate']:.1%}")
+    print("report:  reports/report.md\nrelease: models/release (model card: models/release/README.md; "
+          "`dvc artifacts get . complaint-classifier`)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `complaints` console script."""
+    parser = arguments()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="complaints: %(levelname)s %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        if args.command == "predict":
+            predict(args, parser)
+        elif args.command == "summary":
+            summary(args)
+        else:
+            serve(args)
+    except (DataError, ParamsError, OSError) as error:
+        print(f"complaints: error: {error}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from complaints.config import ParamsError, require
-from complaints.io import DataError, read_probabilities
+from complaints.io import DataError, read_json, read_probabilities
 
 METHODS = ("average", "stack")
 
@@ -44,34 +44,55 @@ def fit_stacker(features: np.ndarray, labels: np.ndarray) -> LogisticRegression:
     return LogisticRegression().fit(features, labels)
 
 
-def combine(method: str, bert_probability: np.ndarray, baseline_probability: np.ndarray,
-            stacker: LogisticRegression | None) -> np.ndarray:
-    """The ensemble's non-complaint probability."""
-    if method == "average":
-        return (bert_probability + baseline_probability) / 2
-    return stacker.predict_proba(stack_features(bert_probability, baseline_probability))[:, 1]
+@dataclass(frozen=True)
+class Combination:
+    """How the ensemble combines the two probabilities: `average`, or the stacker's weights on their log-odds."""
+
+    method: str
+    weight_bert: float | None = None
+    weight_baseline: float | None = None
+    intercept: float | None = None
+
+    def non_complaint_probability(self, bert_probability: np.ndarray, baseline_probability: np.ndarray) -> np.ndarray:
+        """The ensemble's non-complaint probability."""
+        if self.method == "average":
+            return (bert_probability + baseline_probability) / 2
+        weights = np.array([self.weight_bert, self.weight_baseline])
+        return 1 / (1 + np.exp(-(stack_features(bert_probability, baseline_probability) @ weights + self.intercept)))
 
 
 def paired(bert_path: Path, baseline_path: Path) -> pd.DataFrame:
     """`id, label, bert, baseline` for the tweets of `bert_path`, which must all be in `baseline_path`."""
     bert, baseline = read_probabilities(bert_path), read_probabilities(baseline_path)
-    table = bert.merge(baseline[["id", "probability"]], on="id", how="left", suffixes=("_bert", "_baseline"))
-    missing = table.loc[table["probability_baseline"].isna(), "id"]
+    table = bert.merge(baseline[["id", "non_complaint_probability"]], on="id", how="left", suffixes=("_bert", "_baseline"))
+    missing = table.loc[table["non_complaint_probability_baseline"].isna(), "id"]
     if len(missing):
         raise DataError(f"{baseline_path}: no probability for id {missing.iloc[0]} of {bert_path}; rerun the pipeline")
-    return table.rename(columns={"probability_bert": "bert", "probability_baseline": "baseline"})
+    return table.rename(columns={"non_complaint_probability_bert": "bert", "non_complaint_probability_baseline": "baseline"})
 
 
-def fitted_stacker(method: str, dev: pd.DataFrame) -> LogisticRegression | None:
-    """The stacker fitted on dev for `stack`; None for `average`."""
-    return fit_stacker(stack_features(dev["bert"], dev["baseline"]), dev["label"]) if method == "stack" else None
+def fitted_combination(method: str, dev: pd.DataFrame) -> Combination:
+    """The combination of `method`, its stacker fitted on dev for `stack`."""
+    if method == "average":
+        return Combination(method)
+    stacker = fit_stacker(stack_features(dev["bert"], dev["baseline"]), dev["label"])
+    return Combination(method, float(stacker.coef_[0][0]), float(stacker.coef_[0][1]), float(stacker.intercept_[0]))
+
+
+def read_combination(path: Path) -> Combination:
+    """The combination the ensemble stage fitted, as it saved it."""
+    fields = read_json(path)
+    if fields.get("method") not in METHODS:
+        raise DataError(f"{path}: 'method' is {fields.get('method')!r}, expected one of {', '.join(METHODS)}; "
+                        f"rerun `dvc repro ensemble`")
+    return Combination(**fields)
 
 
 def dev_auc(method: str, labels: np.ndarray, bert_probability: np.ndarray, baseline_probability: np.ndarray,
             params: EnsembleParams) -> float:
     """The ensemble's AUC on dev: the stacker scored out-of-fold, so the figure is not its own training fit."""
     if method == "average":
-        return float(roc_auc_score(labels, combine(method, bert_probability, baseline_probability, None)))
+        return float(roc_auc_score(labels, Combination(method).non_complaint_probability(bert_probability, baseline_probability)))
     smallest_class = int(np.bincount(labels, minlength=2).min())
     if smallest_class < params.cv_folds:
         raise ParamsError(f"params key 'ensemble.cv_folds': got {params.cv_folds}, expected at most {smallest_class} "

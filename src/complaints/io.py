@@ -146,8 +146,8 @@ def read_csv_strict(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:
 
 
 def read_probabilities(path: Path) -> pd.DataFrame:
-    """A model's scores as written beside its metrics: `id, label, probability`."""
-    return read_csv_strict(path, {"id": "int64", "label": "int64", "probability": "float64"})
+    """A model's scores as written beside its metrics: `id, label, non_complaint_probability`."""
+    return read_csv_strict(path, {"id": "int64", "label": "int64", "non_complaint_probability": "float64"})
 
 
 def _cast_columns(frame: pd.DataFrame, dtypes: Mapping[str, str], path: Path) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from complaints.scoring import logits_in_order, non_complaint_probability
+from complaints.logits import logits_in_order, non_complaint_probability
 from complaints.tokens import Tokens
 
 

@@ -28,7 +28,7 @@ from complaints.tokens import Tokens
 UNLIMITED = 1_000_000
 
 
-def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+def folder_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
     """The folder's own tokenizer class (named in tokenizer_config.json): no config.json, no custom code, no torch.
 
     Its length limit is lifted: `encode` measures each tweet untruncated, then truncates to `max_length` itself.
@@ -40,7 +40,7 @@ def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
 def torch_scorer(folder: Path, batch_size: int, threads: int) -> Callable[[Tokens], np.ndarray]:
     """The folder's PyTorch model, on CUDA when present."""
     # Imported here: the ONNX engines must not pay for torch.
-    from complaints.inference import score
+    from complaints.torch_scoring import score
     from complaints.model import load_classifier
     from complaints.runtime import configure_torch, inference_device
 
@@ -75,7 +75,7 @@ class Predictor:
         threads = threads or available_cpus()
         scorer = (torch_scorer(folder, batch_size, threads) if engine == ENGINES[0]
                   else onnx_scorer(engine_file(folder, engine), batch_size, threads))
-        return cls(scorer, load_tokenizer(folder), read_json(folder / "config.json")["max_length"], engine)
+        return cls(scorer, folder_tokenizer(folder), read_json(folder / "config.json")["max_length"], engine)
 
     def non_complaint_probability(self, texts: Sequence[str]) -> np.ndarray:
         """The non-complaint probability of each raw tweet, in order; identical tweets are scored once."""

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
 
 from complaints.io import read_json
@@ -26,22 +25,23 @@ def chart(width: float, height: float):
 
 
 def previous_metrics(root: Path, paths: list[str]) -> tuple[str | None, dict[str, dict]]:
-    """The metrics files (paths from the project root) as recorded in `dvc.lock` at git HEAD, read from the local DVC
-    cache: (commit, path -> data). Empty when there is no git, no HEAD, or the files are not in this cache."""
+    """The metrics files (paths from the project root) at git HEAD, read by DVC's own API as `dvc metrics diff` reads
+    them: (commit, path -> data). Empty when there is no git or no HEAD, and a file is left out when its data is not in
+    this cache."""
+    import dvc.api
+    from dvc.scm import RevError
+
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        lock = yaml.safe_load(subprocess.run(["git", "show", "HEAD:dvc.lock"], cwd=root, capture_output=True,
-                                             text=True, check=True).stdout) or {}
     except (OSError, subprocess.CalledProcessError):
         return None, {}
-    recorded = {out["path"]: out["md5"] for stage in lock.get("stages", {}).values() for out in stage.get("outs", [])
-                if "md5" in out}
     found = {}
     for path in paths:
-        cached = root / ".dvc" / "cache" / "files" / "md5" / recorded.get(path, "--")[:2] / recorded.get(path, "--")[2:]
-        if path in recorded and cached.is_file():
-            found[path] = read_json(cached)
+        try:
+            found[path] = dvc.api.metrics_show(path, repo=str(root), rev="HEAD")
+        except (FileNotFoundError, RevError):
+            continue
     return commit, found
 
 
@@ -135,7 +135,7 @@ def save(figure: Figure, target: Path) -> None:
     figure.savefig(target, **PNG)
 
 
-def slice_table(slices: pd.DataFrame, models: list[str]) -> str:
+def slice_markdown(slices: pd.DataFrame, models: list[str]) -> str:
     """The slices side by side: count, share of non-complaints, each model's AUC and accuracy."""
     wide = slices.pivot_table(index=["slice_kind", "slice", "tweets", "non_complaint_share"], columns="model",
                               values=["auc", "accuracy"], sort=False).reset_index()
@@ -156,3 +156,56 @@ def mistakes_table(mistakes: pd.DataFrame) -> str:
         text = " ".join(row.text.split()).replace("|", "\\|")
         lines.append(f"| {row.mistake} | {row.non_complaint_probability:.3f} | {text} |")
     return "\n".join(lines)
+
+
+def report_page(metrics: Path, plots: Path, figures: Path, commit: str | None, previous: dict[str, dict],
+                slices: pd.DataFrame, analysed: list[str]) -> str:
+    """The page: headline table, charts (linked from `figures`), threshold, calibration, slices and mistakes."""
+    analysis, threshold = read_json(metrics / "analysis.json"), read_json(metrics / "threshold.json")
+    mistakes = pd.read_csv(plots / "analysis" / "bert" / "mistakes.csv")
+    return f"""# Evaluation report
+
+Validation: the tutorial's 340 tweets. Every figure below comes from this run's `metrics/` and `plots/`; the release
+is `models/release/` (`dvc artifacts get . complaint-classifier`), with its model card in `models/release/README.md`.
+
+## Headline
+
+{headline_table(metrics, commit, previous)}
+
+The change is against `dvc.lock` at {f"commit `{commit}`" if commit else "the previous commit (none found)"}, the
+commit this run started from; `-` where that commit had no such figure in the local cache.
+One standard error of an AUC on 340 tweets is about 0.02.
+
+## ROC
+
+![ROC of every model on validation]({figures / "roc.png"})
+
+## Threshold
+
+The test tweets are labeled at **{threshold["threshold"]:.4f}** (`{threshold["strategy"]}`):
+{threshold["non_complaints"]} of {threshold["tweets"]} called non-complaints; validation precision
+{threshold["val_precision"]:.3f}, recall {threshold["val_recall"]:.3f}.
+
+![Threshold sweep]({figures / "threshold_sweep.png"})
+
+## Calibration
+
+Expected calibration error: {MODELS["baseline"]} {analysis["baseline_ece"]:.3f}, {MODELS["bert"]} {analysis["bert_ece"]:.3f}.
+The threshold strategies and the prior-shift estimate assume calibrated probabilities.
+
+![Calibration]({figures / "calibration.png"})
+
+## Slices
+
+Weakest slice (of those with at least 30 tweets, if any): {MODELS["baseline"]} {analysis["baseline_weakest_slice"]}, AUC
+{analysis["baseline_weakest_slice_auc"]:.3f}; {MODELS["bert"]} {analysis["bert_weakest_slice"]}, AUC
+{analysis["bert_weakest_slice_auc"]:.3f}. Slices of a few dozen tweets move by 0.05 AUC by chance: read the counts.
+
+![AUC per slice]({figures / "slices.png"})
+
+{slice_markdown(slices, analysed)}
+
+## The default recipe's most confident mistakes
+
+{mistakes_table(mistakes)}
+"""

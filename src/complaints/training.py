@@ -26,12 +26,12 @@ from transformers import get_linear_schedule_with_warmup
 
 from complaints.config import require
 from complaints.decision import LABEL_WORDS
-from complaints.inference import predict_logits, score
+from complaints.torch_scoring import predict_logits, score
 from complaints.io import DataError, read_json
 from complaints.metrics import classification_metrics
 from complaints.model import POOLINGS, ComplaintClassifier, pretrained_classifier
 from complaints.runtime import configure_torch, mixed_precision
-from complaints.scoring import non_complaint_probability
+from complaints.logits import non_complaint_probability
 from complaints.tokens import Tokens
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import torch
 
 from complaints.model import ComplaintClassifier
 from complaints.runtime import autocast_dtype
-from complaints.scoring import logits_in_order, non_complaint_probability
+from complaints.logits import logits_in_order, non_complaint_probability
 from complaints.tokens import Tokens
 
 

@@ -24,8 +24,9 @@ class PredictParams:
 
 
 def label_predictions(scores: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """`id, text, probability, label`: label 1 (non-complaint) or 0 by the rule."""
-    return scores[["id", "text", "probability"]].assign(label=predicted_labels(scores["probability"].to_numpy(), threshold))
+    """`id, text, non_complaint_probability, label`: label 1 (non-complaint) or 0 by the rule."""
+    probability = scores["non_complaint_probability"].to_numpy()
+    return scores[["id", "text", "non_complaint_probability"]].assign(label=predicted_labels(probability, threshold))
 
 
 def share_sweep(non_complaint_probability: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from complaints.config import require
 from complaints.data import NON_COMPLAINT
 from complaints.io import DataError, read_json, read_probabilities
 from complaints.metrics import classification_metrics
-from complaints.reporting import auc_standard_error
+from complaints.evaluation import auc_standard_error
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def external_metrics(tweets: pd.DataFrame, non_complaint_probability: np.ndarray
     }
 
 
-def slice_table(model_metrics: dict) -> pd.DataFrame:
+def slice_rows(model_metrics: dict) -> pd.DataFrame:
     """A model's per-airline and per-reason AUC as rows (`slice_kind`, `slice`, `auc`) for a bar plot."""
     rows = [{"slice_kind": kind, "slice": f"{kind}: {name}", "auc": auc}
             for kind, key in (("airline", "airline_auc"), ("reason", "reason_auc"))
@@ -84,5 +84,5 @@ def seed_ensemble(folder: Path, ids: np.ndarray, refit_probability: np.ndarray) 
         table = read_probabilities(path)
         if table["id"].tolist() != ids.tolist():
             raise DataError(f"{path}: its ids are not the external tweets' ids in order; rerun `dvc repro refit_seeds`")
-        members.append(table["probability"].to_numpy())
+        members.append(table["non_complaint_probability"].to_numpy())
     return np.mean(members, axis=0)

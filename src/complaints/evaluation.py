@@ -1,4 +1,5 @@
-"""Evaluation reports: ROC points, confusion rows, threshold sweeps, evaluation files, seed spreads, bootstrap intervals.
+"""Evaluation numbers: ROC points, confusion rows, threshold sweeps, evaluation files, the engine gate, bootstrap
+intervals, the chosen epoch.
 
 Only the cheap stages import this module, so an edit here never reruns a fine-tune.
 """
@@ -68,7 +69,7 @@ def write_evaluation(
         write_table(confusion_rows(labels, non_complaint_probability), staging / "confusion.csv")
         write_table(threshold_sweep(labels, non_complaint_probability), staging / "threshold_sweep.csv")
         write_table(
-            validation[["id", "label"]].assign(probability=non_complaint_probability), staging / "val_probabilities.csv"
+            validation[["id", "label"]].assign(non_complaint_probability=non_complaint_probability), staging / "val_probabilities.csv"
         )
     write_json(metrics, metrics_path)
     return metrics

@@ -1,0 +1,30 @@
+"""What every stage entry point shares: logging, the params path, and clean failures."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from complaints.config import ParamsError
+from complaints.io import DataError
+
+# OSError covers files that are missing or unreadable (FileNotFoundError among them) and model folders that fail to load.
+EXPECTED_ERRORS = (ParamsError, DataError, OSError)
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the shared `--params` option."""
+    arguments = argparse.ArgumentParser(description=description)
+    arguments.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    return arguments
+
+
+def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
+    """Run a stage's main; an expected error exits 1 with one clear line, not a traceback."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        main(argv)
+    except EXPECTED_ERRORS as error:
+        logging.getLogger("complaints").error("%s", error)
+        sys.exit(1)
