@@ -15,6 +15,7 @@ START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 ENGINES_START, ENGINES_END = "<!-- engines:start -->", "<!-- engines:end -->"
 SERVING_START, SERVING_END = "<!-- serving:start -->", "<!-- serving:end -->"
+INT8_START, INT8_END = "<!-- int8:start -->", "<!-- int8:end -->"
 ENGINE_NAMES = {"reference": "tutorial's code (PyTorch, padded to 64)", "torch": "ours, PyTorch fp32",
                 "onnx": "ours, ONNX Runtime fp32 (default)", "onnx-int8": "ours, ONNX Runtime int8"}
 # The tutorial's bert-base-uncased on a GPU: its notebook's run, and the original post's.
@@ -180,7 +181,23 @@ def serving_table(result: dict) -> str:
         f"| `complaints predict` on one tweet, start-up included | {cli['one_tweet_s']:.1f} s |",
         f"| `complaints predict` on a {cli['file_tweets']:,}-tweet CSV into Parquet | {cli['file_s']:.1f} s, "
         f"{cli['file_tweets_per_s']:,.0f} tweets/s |",
-    ])
+    ] + load_table(result))
+
+
+def load_table(result: dict) -> list[str]:
+    """The service under concurrent load, next to the predictor's batched throughput in process."""
+    if "load" not in result:
+        return []
+    ceiling = result["batched_in_process"]["tweets_per_s"]
+    lines = ["", f"Under load (`POST /predict` on 127.0.0.1, dynamic batching; the predictor in process, batches of 64: "
+                 f"{ceiling:,.0f} tweets/s):", "",
+             "| workers | clients | tweets per request | requests/s | tweets/s | of in-process | p50 / p95 / p99 | errors |",
+             "|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for run in result["load"]:
+        lines.append(f"| {run['workers']} | {run['clients']} | {run['tweets_per_request']} | {run['requests_per_s']:,.0f} "
+                     f"| {run['tweets_per_s']:,.0f} | {run['tweets_per_s'] / ceiling:.0%} | {run['p50_ms']:.0f} / "
+                     f"{run['p95_ms']:.0f} / {run['p99_ms']:.0f} ms | {run['errors']} |")
+    return lines
 
 
 def difference_cells(difference: dict) -> str:
@@ -218,6 +235,22 @@ def options_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def int8_table(result: dict) -> str:
+    """Each int8 option against ONNX fp32, by the export stage's gate, and the sensitivity of each part alone."""
+    lines = [f"Benchmark `int8`, {result['date']}, {result['machine']['cpu']} ({result['machine']['cores']} cores); "
+             f"ONNX fp32 {result['fp32_tweets_per_s']:,.0f} tweets/s; gate: validation AUC within 0.002, 99.5% of "
+             f"test labels kept at {result['threshold']}:", "",
+             "| option | test labels kept | validation AUC change | external AUC change | tweets/s | gate |",
+             "|---|---:|---:|---:|---:|---|"]
+    lines += [f"| {name} | {row['test_labels_kept']:.2%} | {row['val_auc_change']:+.4f} | {row['external_auc_change']:+.4f} "
+              f"| {row['tweets_per_s']:,.0f} | {'passes' if row['passes_gate'] else 'fails'} |"
+              for name, row in result["options"].items()]
+    sensitivity = ", ".join(f"{name} {kept:.2%}" for name, kept in result["sensitivity"].items())
+    lines += ["", f"Test labels kept with one part left in fp32 (the rest dynamic int8): {sensitivity}.",
+              f"Fastest option that passes: {result['fastest_passing'] or 'none'}."]
+    return "\n".join(lines)
+
+
 def replace_block(text: str, start: str, end: str, block: str) -> str:
     """`text` with the part between the markers `start` and `end` replaced by `block`."""
     head, rest = text.split(start, 1)
@@ -234,6 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     text = replace_block(text, RESULTS_START, RESULTS_END, results_table(json.loads((results / "pipeline.json").read_text())))
     text = replace_block(text, ENGINES_START, ENGINES_END, engines_table(json.loads((results / "engines.json").read_text())))
     text = replace_block(text, SERVING_START, SERVING_END, serving_table(json.loads((results / "serving.json").read_text())))
+    if (results / "int8.json").is_file():
+        text = replace_block(text, INT8_START, INT8_END, int8_table(json.loads((results / "int8.json").read_text())))
     for path in sorted(results.glob("options-round[0-9].json")):
         text = replace_block(text, f"<!-- {path.stem}:start -->", f"<!-- {path.stem}:end -->",
                              options_table(json.loads(path.read_text())))

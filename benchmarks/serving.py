@@ -1,8 +1,9 @@
-"""Time the model in use: single-tweet latency through the predictor and through the HTTP service, and the
-throughput of the `complaints` CLI on a 10,000-tweet file, on this machine.
+"""Time the model in use: single-tweet latency through the predictor and through the HTTP service, the service under
+concurrent load (1, 8 and 32 clients; requests of 1 and of 50 tweets; one worker process and two), next to the
+predictor's batched throughput in process, and the throughput of the `complaints` CLI on a 10,000-tweet file.
 
 Needs the pipeline's outputs (`dvc repro` or `dvc pull`): models/serving, metrics/threshold.json, data/split.
-Run:  python -m benchmarks.serving            # about 3 minutes on 2 cores
+Run:  python -m benchmarks.serving            # about 6 minutes on 2 cores
 Writes benchmarks/results/serving.json and a dated copy; `python -m benchmarks.report` puts the figures in README.md.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,9 @@ ENGINE = "onnx"  # what `complaints` runs on models/serving by default
 COMPLAINTS = str(Path(sys.executable).parent / "complaints")
 SINGLE_TWEETS = 200
 FILE_TWEETS = 10_000
+CONCURRENCY = (1, 8, 32)
+REQUEST_TWEETS = (1, 50)
+LOAD_TWEETS = 4_000  # per load run: 4,000 requests of one tweet, 80 of 50
 
 
 def real_tweets() -> list[str]:
@@ -34,8 +39,83 @@ def real_tweets() -> list[str]:
 
 
 def percentiles(seconds: list[float]) -> dict:
-    """p50 and p95 in milliseconds."""
-    return {"p50_ms": 1000 * float(np.percentile(seconds, 50)), "p95_ms": 1000 * float(np.percentile(seconds, 95))}
+    """p50, p95 and p99 in milliseconds."""
+    return {f"p{q}_ms": 1000 * float(np.percentile(seconds, q)) for q in (50, 95, 99)}
+
+
+def batched_throughput(tweets: list[str]) -> dict:
+    """The predictor in process on 4,000 distinct tweets in batches of 64: the ceiling the service is measured against."""
+    from complaints.predictor import Predictor
+
+    predictor = Predictor.load(MODEL, batch_size=64, engine=ENGINE)
+    predictor.non_complaint_probability(tweets[:64])
+    texts = list(dict.fromkeys(tweets))[:LOAD_TWEETS]
+    started = time.perf_counter()
+    predictor.non_complaint_probability(texts)
+    return {"tweets": len(texts), "tweets_per_s": len(texts) / (time.perf_counter() - started)}
+
+
+def load_run(base_url: str, tweets: list[str], clients: int, size: int) -> dict:
+    """`clients` threads, each with its own connection, posting requests of `size` distinct tweets until done."""
+    import httpx
+
+    texts = [f"{tweet} #{index}" for index, tweet in enumerate(tweets[:LOAD_TWEETS])]
+    requests = [texts[start:start + size] for start in range(0, len(texts), size)]
+    shares = [requests[worker::clients] for worker in range(clients)]
+
+    def client_run(share: list[list[str]]) -> tuple[list[float], int]:
+        seconds, errors = [], 0
+        with httpx.Client(base_url=base_url, timeout=120) as client:
+            for request in share:
+                started = time.perf_counter()
+                if client.post("/predict", json={"texts": request}).status_code != 200:
+                    errors += 1
+                seconds.append(time.perf_counter() - started)
+        return seconds, errors
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(client_run, shares))
+    elapsed = time.perf_counter() - started
+    seconds = [value for share, _ in results for value in share]
+    return {"clients": clients, "tweets_per_request": size, "requests": len(requests),
+            "errors": sum(errors for _, errors in results), "requests_per_s": len(requests) / elapsed,
+            "tweets_per_s": len(texts) / elapsed, **percentiles(seconds)}
+
+
+def started_service(*options: str) -> tuple[subprocess.Popen, str, float]:
+    """`complaints serve` on a free port, once `/health` answers: the process, its URL, the start-up seconds."""
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen([COMPLAINTS, "serve", "--port", str(port), *options], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base_url, started = f"http://127.0.0.1:{port}", time.perf_counter()
+    while True:
+        try:
+            if httpx.get(f"{base_url}/health").status_code == 200:
+                return process, base_url, time.perf_counter() - started
+        except httpx.TransportError:
+            if process.poll() is not None:
+                raise RuntimeError("complaints serve exited before it answered /health") from None
+            time.sleep(0.1)
+
+
+def service_load(tweets: list[str]) -> list[dict]:
+    """Every concurrency and request size, with one worker process and with two."""
+    runs = []
+    for workers in (1, 2):
+        process, base_url, _ = started_service("--workers", str(workers))
+        try:
+            load_run(base_url, tweets, 8, 1)  # warm-up
+            for clients in CONCURRENCY:
+                for size in REQUEST_TWEETS:
+                    runs.append({"workers": workers, **load_run(base_url, tweets, clients, size)})
+                    print(json.dumps(runs[-1]), flush=True)
+        finally:
+            process.terminate()
+            process.wait()
+    return runs
 
 
 def predictor_latency(tweets: list[str]) -> dict:
@@ -64,19 +144,9 @@ def service_latency(tweets: list[str]) -> dict:
     """One tweet per POST /predict to `complaints serve` on 127.0.0.1, from a client in this process."""
     import httpx
 
-    port = free_port()
-    process = subprocess.Popen([COMPLAINTS, "serve", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process, base_url, start_up = started_service()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            started = time.perf_counter()
-            while True:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            start_up = time.perf_counter() - started
+        with httpx.Client(base_url=base_url, timeout=60) as client:
             for tweet in tweets[:10]:
                 client.post("/predict", json={"texts": [tweet]})
             seconds = []
@@ -116,6 +186,8 @@ def main() -> None:
             "engine": ENGINE,
             "predictor": predictor_latency(tweets),
             "service": service_latency(tweets),
+            "batched_in_process": batched_throughput(tweets),
+            "load": service_load(tweets),
             "cli": cli_figures(tweets, Path(scratch)),
         }
     print(json.dumps(result, indent=2))

@@ -128,3 +128,22 @@ def test_a_tweet_exactly_at_the_threshold_gets_one_answer_from_the_cli_metrics_a
     assert confident_mistakes(tweets, probability, threshold=at)["mistake"].tolist() == ["false complaint"]
     external = external_metrics(tweets, probability, at)["at_threshold"]
     assert (external["tp"], external["fn"]) == (0, 1)
+
+
+def test_a_body_over_the_cap_gets_413_by_its_declared_length(client):
+    cap = ServeParams(max_texts=8, max_chars=280).body_bytes
+    answer = client.post("/predict", content=b"x" * (cap + 1), headers={"content-type": "application/json"})
+    assert answer.status_code == 413 and f"the limit is {cap} (serve.max_body_bytes)" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"max_in_flight_texts": 4, "max_texts": 8}, "serve.max_in_flight_texts"),
+    ({"max_body_bytes": 10}, "serve.max_body_bytes"),
+    ({"batch_wait_ms": -1.0}, "serve.batch_wait_ms"),
+    ({"batch_max_texts": 0}, "serve.batch_max_texts"),
+])
+def test_bad_serve_params_are_rejected_with_the_key(fields, words):
+    from complaints.config import ParamsError
+
+    with pytest.raises(ParamsError, match=words.replace(".", r"\.")):
+        ServeParams(**fields)

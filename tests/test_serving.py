@@ -1,5 +1,6 @@
 """The one predictor and its three doors: the `predict` stage, the `complaints` CLI and the HTTP service."""
 import json
+import select
 import shutil
 import signal
 import socket
@@ -199,17 +200,95 @@ def test_service_answers_bad_requests_with_4xx_and_a_message(server, body, statu
     assert words in json.dumps(answer.json())
 
 
-def test_service_serves_200_concurrent_requests_from_16_threads(server, predictor):
+def test_200_concurrent_requests_of_mixed_sizes_each_get_their_own_answers_equal_to_the_clis(server, project_dir):
+    # 32 clients at once: the batcher scores them together and hands each request its own rows in its order.
     client, process = server
-    requests = [[TWEETS[i % 2], f"@united flight {i} delayed"] for i in range(200)]
-    with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda texts: client.post("/predict", json={"texts": texts}), requests))
+    requests = [[f"@united flight {i} delayed {'again ' * (j % 3)}" for j in range(1 + i % 8)] for i in range(200)]
+    texts = sorted({text for request in requests for text in request})
+    cli = pd.read_csv(StringIO(complaints("predict", *texts, cwd=project_dir).stdout.decode())).set_index("text")
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda request: client.post("/predict", json={"texts": request}), requests))
     assert all(answer.status_code == 200 for answer in answers)
-    for texts, answer in zip(requests, answers):
-        expected = predictor.non_complaint_probability(texts)
-        got = [row["non_complaint_probability"] for row in answer.json()["predictions"]]
-        assert got == pytest.approx(expected.tolist(), abs=1e-6)
+    for request, answer in zip(requests, answers):
+        rows = answer.json()["predictions"]
+        expected = cli.loc[request]
+        assert [row["non_complaint_probability"] for row in rows] == pytest.approx(
+            expected["non_complaint_probability"].tolist(), abs=1e-6)
+        near_the_cut = (expected["non_complaint_probability"] - 0.5).abs() < 1e-5
+        assert [row["label"] for row, near in zip(rows, near_the_cut) if not near] == (
+            expected["label"][~near_the_cut].tolist())
     assert process.poll() is None
+
+
+def resident_bytes(pid: int) -> int:
+    """The process's resident memory."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) * 1024
+
+
+def read_until_closed(connection: socket.socket) -> str:
+    """What the server sent until it closed or reset the connection."""
+    received = b""
+    try:
+        while chunk := connection.recv(65_536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received.decode(errors="replace")
+
+
+def test_a_streamed_body_over_the_cap_gets_413_before_it_is_read_whole(server):
+    # 30 MB in chunks with no Content-Length, 1,000 times the 31 kB cap: the server stops reading at the cap.
+    client, process = server
+    before = resident_bytes(process.pid)
+    host, port = client.base_url.host, client.base_url.port
+    with socket.create_connection((host, port), timeout=30) as connection:
+        connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk, sent = b"[" + b"\"" * 65_535, 0
+        try:
+            while sent < 30_000_000 and not select.select([connection], [], [], 0)[0]:
+                connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed: what it sent is still readable
+        answer = read_until_closed(connection)
+    # The server closes with the rest unread, so the kernel may reset the connection before the body arrives: the
+    # status line is what always does (the message is checked in tests/test_contract.py).
+    assert answer.startswith("HTTP/1.1 413"), answer[:300]
+    assert sent < 30_000_000, "the server read the whole body before answering"
+    assert resident_bytes(process.pid) - before < 10_000_000
+    assert client.get("/health").status_code == 200
+
+
+def test_shutdown_answers_the_requests_in_flight_and_refuses_new_ones(project_dir, predictor):
+    # Batches wait 500 ms to fill, so SIGTERM lands while the 20 requests are queued in the batcher.
+    client, process = start_service(project_dir, "--batch-wait-ms", "500")
+    host, port = client.base_url.host, client.base_url.port
+    connections = []
+    try:
+        for i in range(20):
+            body = json.dumps({"texts": [f"@united bag {i} lost"]}).encode()
+            connection = socket.create_connection((host, port), timeout=30)
+            connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            connections.append(connection)
+        # Answered after the 20 were sent: the server has read them, and they wait in the batch.
+        assert client.get("/health").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        answers = [read_until_closed(connection) for connection in connections]
+    finally:
+        for connection in connections:
+            connection.close()
+        client.close()
+    assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+    for i, answer in enumerate(answers):
+        assert answer.startswith("HTTP/1.1 200"), answer[:200]
+        got = json.loads(answer.split("\r\n\r\n", 1)[1])["predictions"][0]["non_complaint_probability"]
+        assert got == pytest.approx(predictor.non_complaint_probability([f"@united bag {i} lost"])[0], abs=1e-6)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, port), timeout=5)
+    assert "Traceback" not in process.stdout.read().decode()
 
 
 def test_summary_prints_each_model_the_test_count_and_where_the_release_is(workdir, tmp_path):

@@ -58,8 +58,11 @@ def arguments() -> argparse.ArgumentParser:
     serve.add_argument("--params", type=Path, default=Path("params.yaml"),
                        help="params file whose `serve` section sets the limits, when it exists (default: %(default)s)")
     for option, meaning in (("--max-texts", "texts per request"), ("--max-chars", "characters per text"),
-                            ("--max-in-flight", "requests waiting at once")):
+                            ("--max-body-bytes", "bytes of request body"),
+                            ("--max-in-flight-texts", "texts waiting at once"),
+                            ("--batch-max-texts", "texts per batch of concurrent requests")):
         serve.add_argument(option, type=positive_int, help=f"at most this many {meaning} (default: params `serve`)")
+    serve.add_argument("--batch-wait-ms", type=float, help="let a batch fill this long (default: params `serve`)")
     return parser
 
 
@@ -174,6 +177,12 @@ def write_rows(rows, output: Path | None) -> None:
         writer.write(rows)
 
 
+# An idle keep-alive connection closes after 5 s; a request's headers may not exceed 16 KiB (uvicorn rejects more,
+# so a client that stops mid-headers holds only that buffer until its connection closes); on SIGTERM, requests in
+# flight get 30 s to be answered.
+SERVER_TIMEOUTS = {"timeout_keep_alive": 5, "h11_max_incomplete_event_size": 16 * 1024, "timeout_graceful_shutdown": 30}
+
+
 def serve(args: argparse.Namespace) -> None:
     """Run the HTTP service with uvicorn: check the model and threshold first, then start the workers."""
     import uvicorn
@@ -187,14 +196,15 @@ def serve(args: argparse.Namespace) -> None:
     if args.threshold is None:
         folder_threshold(args.model)
     limits = load_section(args.params, "serve", ServeParams) if args.params.is_file() else ServeParams()
-    overrides = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_in_flight": args.max_in_flight,
-                 "batch_size": args.batch_size}
+    overrides = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_body_bytes": args.max_body_bytes,
+                 "max_in_flight_texts": args.max_in_flight_texts, "batch_max_texts": args.batch_max_texts,
+                 "batch_wait_ms": args.batch_wait_ms, "batch_size": args.batch_size}
     limits = ServeParams(**(vars(limits) | {key: value for key, value in overrides.items() if value is not None}))
     settings = ServeSettings(model=str(args.model.resolve()), engine=engine, threshold=args.threshold, limits=limits,
                              threads=max(1, available_cpus() // args.workers))
     os.environ[SETTINGS_VARIABLE] = settings.to_json()
     uvicorn.run("complaints.service:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+                workers=args.workers, log_level="info", **SERVER_TIMEOUTS)
 
 
 def summary(args: argparse.Namespace) -> None:

@@ -5,14 +5,16 @@
     GET  /info     model, its digest, threshold, validation AUC, project version
     GET  /docs     OpenAPI documentation
 
-The service keeps no state between requests, so replicas behind a load balancer scale it out. One request at a time
-runs the model (torch's threads are shared); at most `max_in_flight` requests wait, the next are answered 503.
+The service keeps no state between requests, so replicas behind a load balancer scale it out. Concurrent requests
+are scored together by one worker (`complaints.batching`): at most `batch_max_texts` texts per model call, at most
+`max_in_flight_texts` texts waiting, the next requests answered 503. A body over `max_body_bytes` gets 413 before it
+is read whole.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import threading
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -20,8 +22,10 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from complaints.batching import Batcher, Busy
 from complaints.config import require
 from complaints.io import read_json
 from complaints.decision import LABEL_WORDS, Threshold, label_words
@@ -33,16 +37,29 @@ SETTINGS_VARIABLE = "COMPLAINTS_SERVE_SETTINGS"
 
 @dataclass(frozen=True)
 class ServeParams:
-    """The `serve` section: request limits, waiting requests, inference batch size."""
+    """The `serve` section: limits per request and on the body, texts waiting at once, batching, tweets per model call."""
 
     max_texts: int = 256
     max_chars: int = 1000
-    max_in_flight: int = 64
+    max_body_bytes: int | None = None
+    max_in_flight_texts: int = 4096
+    batch_max_texts: int = 256
+    batch_wait_ms: float = 0.0
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        for key in ("max_texts", "max_chars", "max_in_flight", "batch_size"):
+        for key in ("max_texts", "max_chars", "max_in_flight_texts", "batch_max_texts", "batch_size"):
             require(getattr(self, key) >= 1, f"serve.{key}", getattr(self, key), "an integer >= 1")
+        require(self.max_body_bytes is None or self.max_body_bytes >= 1024, "serve.max_body_bytes",
+                self.max_body_bytes, "null (derived from max_texts and max_chars) or an integer >= 1024")
+        require(self.max_in_flight_texts >= self.max_texts, "serve.max_in_flight_texts", self.max_in_flight_texts,
+                f"at least serve.max_texts ({self.max_texts}), so that one full request fits")
+        require(0 <= self.batch_wait_ms <= 1000, "serve.batch_wait_ms", self.batch_wait_ms, "milliseconds in [0, 1000]")
+
+    @property
+    def body_bytes(self) -> int:
+        """The body cap: `max_body_bytes`, else the largest valid request (every character JSON-escaped) with headroom."""
+        return self.max_body_bytes or self.max_texts * (12 * self.max_chars + 16) + 4096
 
 
 @dataclass(frozen=True)
@@ -103,11 +120,42 @@ def model_info(folder: Path, threshold: Threshold, engine: str) -> dict:
     }
 
 
+class BodyLimit:
+    """ASGI middleware: a body over `max_bytes` gets 413, by its Content-Length before a byte is read, or as soon as a
+    streamed body passes the cap; the connection then closes, so the rest is never read."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    def too_large(self, size: str) -> HTTPException:
+        """The 413 for a body of `size`."""
+        return HTTPException(413, f"request body of {size} bytes; the limit is {self.max_bytes} (serve.max_body_bytes)",
+                             headers={"Connection": "close"})
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Check the declared length, then count the streamed bytes."""
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            error = self.too_large(declared.decode())
+            return await JSONResponse({"detail": error.detail}, 413, error.headers)(scope, receive, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise self.too_large(f"more than {self.max_bytes}")
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def create_app(settings: ServeSettings) -> FastAPI:
     """The service for these settings; the model loads once, when the server starts."""
     state: dict = {}
-    model_lock = threading.Lock()
-    in_flight = threading.BoundedSemaphore(settings.limits.max_in_flight)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -118,11 +166,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
         state["threshold"] = threshold
         state["info"] = model_info(folder, threshold, settings.engine)
         state["model"] = f"{folder.name}@{state['info']['digest'].split(':')[1][:12]}"
+        limits = settings.limits
+        state["batcher"] = Batcher(state["predictor"].non_complaint_probability, limits.batch_max_texts,
+                                   limits.max_in_flight_texts, limits.batch_wait_ms / 1000)
         yield
+        await asyncio.to_thread(state["batcher"].close)  # answers what is queued; uvicorn has stopped new requests
         state.clear()
 
     app = FastAPI(title="Airline complaints", version=version("complaints"), lifespan=lifespan,
                   description="Is a tweet a complaint? The pipeline's model and threshold, over HTTP.")
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.body_bytes)
 
     @app.get("/health")
     def health() -> dict:
@@ -135,7 +188,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return state["info"]
 
     @app.post("/predict", response_model=PredictResponse)
-    def predict(request: PredictRequest) -> PredictResponse:
+    async def predict(request: PredictRequest) -> PredictResponse:
         """Label each tweet `complaint` or `non-complaint` (probability above the threshold), in the input's order."""
         limits = settings.limits
         if len(request.texts) > limits.max_texts:
@@ -145,14 +198,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
             if len(text) > limits.max_chars:
                 raise HTTPException(422, f"texts[{index}] has {len(text)} characters; the limit is {limits.max_chars} "
                                          f"(serve.max_chars, --max-chars)")
-        if not in_flight.acquire(blocking=False):
-            raise HTTPException(503, f"busy: {limits.max_in_flight} requests already waiting (serve.max_in_flight); "
-                                     f"retry shortly", headers={"Retry-After": "1"})
         try:
-            with model_lock:
-                probability = state["predictor"].non_complaint_probability(request.texts)
-        finally:
-            in_flight.release()
+            scored = state["batcher"].submit(request.texts)
+        except Busy as busy:
+            raise HTTPException(503, f"busy: {busy} (serve.max_in_flight_texts); retry shortly",
+                                headers={"Retry-After": "1"}) from None
+        probability = await asyncio.wrap_future(scored)
         threshold = state["threshold"].value
         labels = label_words(probability, threshold)
         return PredictResponse(
