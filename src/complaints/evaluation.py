@@ -81,13 +81,11 @@ class EngineGate:
 
     max_auc_change: float = 0.002
     min_label_agreement: float = 0.995
-    batch_size: int = 128
 
     def __post_init__(self) -> None:
         require(0 <= self.max_auc_change < 1, "engines.max_auc_change", self.max_auc_change, "a number in [0, 1)")
         require(0 < self.min_label_agreement <= 1, "engines.min_label_agreement", self.min_label_agreement,
                 "a share in (0, 1]")
-        require(self.batch_size >= 1, "engines.batch_size", self.batch_size, "an integer >= 1")
 
 
 def engine_judgement(val_labels: np.ndarray, val_reference: np.ndarray, val_engine: np.ndarray,
