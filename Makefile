@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.refit_seeds, stages.release, stages.report, complaints.cli, complaints.service"
+	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.release, stages.report, complaints.cli, complaints.service"
 	touch $@
 
 pipeline: setup

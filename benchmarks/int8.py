@@ -31,6 +31,7 @@ from complaints.decision import is_non_complaint
 from complaints.encoding import encode
 from complaints.evaluation import EngineGate
 from complaints.modelfolder import ENGINE_FILES, folder_threshold
+from complaints.onnx_export import node_groups
 from complaints.predictor import Predictor, folder_tokenizer
 
 SERVING = ROOT / "models" / "serving"
@@ -56,18 +57,6 @@ class TrainingTweets(CalibrationDataReader):
     def get_next(self) -> dict | None:
         """The next batch, or None when done."""
         return next(self.batches, None)
-
-
-def node_groups(graph_path: Path) -> dict[str, list[str]]:
-    """Node names by where they sit: each encoder layer's attention and output projections, and the head."""
-    nodes = onnx.load(str(graph_path), load_external_data=False).graph.node
-    attention = [node.name for node in nodes if node.op_type == "Attention"]
-    groups = {f"layer {index}": [name] for index, name in enumerate(attention)}
-    for node in nodes:
-        if node.op_type == "MatMul" and "/layer." in node.name:
-            groups[f"layer {node.name.split('/layer.')[1].split('/')[0]}"].append(node.name)
-    groups["head"] = [node.name for node in nodes if node.op_type == "Gemm"]
-    return groups
 
 
 def quantized(option: str, source: Path, target: Path, calibration: list[str], excluded: list[str]) -> None:

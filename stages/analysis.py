@@ -2,10 +2,10 @@
 slice (airline, length band, URL, hashtag, each with its count), the most confident mistakes, calibration.
 
 Reads: data/split/val.parquet (text, airline, label), plots/{model}/val_probabilities.csv for each model named.
-Writes: plots/analysis/{model}/{slices,calibration,mistakes}.csv, metrics/analysis.json (each model's expected
+Writes: plots/analysis/{model}/{slices,calibration,mistakes}.csv, reports/analysis.json (each model's expected
 calibration error and its weakest slice with at least 30 tweets)
 Run:   python -m stages.analysis --split data/split --models baseline bert --plots plots --out plots/analysis \
-           --metrics metrics/analysis.json
+           --report reports/analysis.json
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = stage.parser(__doc__)
     arguments.add_argument("--split", type=Path, required=True)
     arguments.add_argument("--models", nargs="+", required=True)
-    for option in ("--plots", "--out", "--metrics"):
+    for option in ("--plots", "--out", "--report"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
 
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         f"{model}_weakest_slice": f"{weakest['slice_kind']}: {weakest['slice']} ({weakest['tweets']} tweets)"}
             logger.info("%s: ECE %.4f, weakest slice %s (AUC %.4f)", model, summary[f"{model}_ece"],
                         summary[f"{model}_weakest_slice"], weakest["auc"])
-    write_json(summary, args.metrics)
+    write_json(summary, args.report)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 def main(argv: Sequence[str] | None = None) -> None:
     """Tune, fit, evaluate and save the baseline."""
     arguments = stage.parser(__doc__)
-    for option in ("--split", "--model", "--metrics", "--plots", "--cv-plot", "--oof"):
+    for option in ("--split", "--model", "--metrics", "--report", "--plots", "--cv-plot", "--oof"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "baseline", BaselineParams)
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_table(train[["id", "label"]].assign(non_complaint_probability=fitted.out_of_fold), args.oof)
     probability = pipeline.predict_proba(val["text"].tolist())[:, 1]
     extra = {"alpha": alpha, "cv_best_alpha": best_alpha, "cv_auc": float(cv_auc["cv_auc"].max())}
-    metrics = write_evaluation(val, probability, extra, args.metrics, args.plots)
+    metrics = write_evaluation(val, probability, extra, args.metrics, args.report, args.plots)
     logger.info("validation AUC %.4f, accuracy %.2f%%", metrics["auc"], 100 * metrics["accuracy"])
 
 

@@ -1,9 +1,9 @@
 """Paired bootstrap of validation AUC differences: each candidate against each reference, on the same tweets.
 
 Reads: plots/{name}/val_probabilities.csv of every model named, params `compare`.
-Writes: metrics/compare.json (`{candidate}_vs_{reference}`: AUC difference, its 95% interval and standard error)
+Writes: reports/compare.json (`{candidate}_vs_{reference}`: AUC difference, its 95% interval and standard error)
 Run:   python -m stages.compare --candidates bert ensemble --references baseline tutorial --plots plots \
-           --metrics metrics/compare.json
+           --report reports/compare.json
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments.add_argument("--candidates", nargs="+", required=True)
     arguments.add_argument("--references", nargs="+", required=True)
     arguments.add_argument("--plots", type=Path, required=True)
-    arguments.add_argument("--metrics", type=Path, required=True)
+    arguments.add_argument("--report", type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "compare", CompareParams)
 
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                                                   tables[reference]["non_complaint_probability"].to_numpy(), params.resamples, params.seed)
             results |= {f"{candidate}_vs_{reference}_{key}": value for key, value in difference.items()}
             logger.info("%s - %s: AUC %+.4f (95%% CI %+.4f to %+.4f, SE %.4f)", candidate, reference, *difference.values())
-    write_json(results, args.metrics)
+    write_json(results, args.report)
 
 
 if __name__ == "__main__":

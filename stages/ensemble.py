@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Fit the combination on dev, score validation."""
     arguments = stage.parser(__doc__)
     for option in ("--bert-dev", "--baseline-oof", "--bert-val", "--baseline-val", "--combination", "--metrics",
-                   "--plots"):
+                   "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "ensemble", EnsembleParams)
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
              "dev_auc": dev_auc(params.method, dev["label"].to_numpy(), dev["bert"].to_numpy(), dev["baseline"].to_numpy(), params)}
     if combination.method == "stack":
         extra |= {"weight_bert": combination.weight_bert, "weight_baseline": combination.weight_baseline}
-    metrics = write_evaluation(validation, probability, extra, args.metrics, args.plots)
+    metrics = write_evaluation(validation, probability, extra, args.metrics, args.report, args.plots)
     write_json(vars(combination), args.combination)
     logger.info("%s ensemble: dev AUC %.4f; validation AUC %.4f, accuracy %.2f%%",
                 params.method, extra["dev_auc"], metrics["auc"], 100 * metrics["accuracy"])

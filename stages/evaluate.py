@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 def main(argv: Sequence[str] | None = None) -> None:
     """Score the validation split and write the metrics and plot data."""
     arguments = stage.parser(__doc__)
-    for option in ("--tokens", "--model", "--metrics", "--plots"):
+    for option in ("--tokens", "--model", "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "evaluate", EvaluateParams)
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     extra = chosen_epoch_summary(read_training_record(args.model / "training.json"))
     probability = score(load_classifier(args.model).to(device), validation, params.batch_size, device)
     table = pd.DataFrame({"id": validation.ids, "label": validation.labels})
-    metrics = write_evaluation(table, probability, extra, args.metrics, args.plots)
+    metrics = write_evaluation(table, probability, extra, args.metrics, args.report, args.plots)
     logger.info("validation AUC %.4f, accuracy %.2f%%", metrics["auc"], 100 * metrics["accuracy"])
 
 

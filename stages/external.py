@@ -2,17 +2,19 @@
 
 Models: the baseline, the tutorial's recipe, the default recipe (models/bert), the refit model that makes the test
 predictions (models/serving, with `predict.engine`), the default's and the refit's ensembles with the baseline
-(the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.refits` > 0, the refit averaged
-with the extra refits of refit_seeds. Per model: the validation metrics' keys, the AUC's standard error, calibration
+(the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.fits` holds `refit`, the refit
+averaged with the seed stage's refits (`refit_seeds`). Per model: the validation metrics' keys, the AUC's standard error, calibration
 error, the same at the serving folder's threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired
 bootstrap interval and standard error.
 
-Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,serving,ensemble.json}, data/refit_seeds,
-params `external`, `predict.engine`, `compare`.
-Writes: metrics/external.json, plots/external/{model}/{roc,calibration,slices,probabilities}.csv
+Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,serving,ensemble.json}, models/seeds,
+params `external`, `predict.engine`, `compare`, `seeds`.
+Writes: metrics/external/{model}.json (AUC, its standard error, accuracy and F1), reports/external.json (every figure,
+the comparisons), plots/external/{model}/{roc,calibration,slices,probabilities}.csv
 Run:   python -m stages.external --tweets data/external/tweets.parquet --baseline models/baseline.joblib \
            --tutorial models/tutorial --bert models/bert --serving models/serving --ensemble models/ensemble.json \
-           --refit-seeds data/refit_seeds --metrics metrics/external.json --plots plots/external
+           --seeds models/seeds --metrics metrics/external \
+           --report reports/external.json --plots plots/external
 """
 from __future__ import annotations
 
@@ -31,25 +33,28 @@ from complaints.io import DataError, atomic_dir, read_parquet, write_json, write
 from complaints.labeling import PredictParams
 from complaints.modelfolder import folder_threshold
 from complaints.predictor import Predictor
-from complaints.evaluation import CompareParams, bootstrap_auc_difference, roc_points
-from complaints.external_metrics import ExternalParams, external_metrics, seed_ensemble, slice_rows
+from complaints.evaluation import HEADLINE, CompareParams, bootstrap_auc_difference, roc_points
+from complaints.external_metrics import ExternalParams, external_metrics, slice_rows
+from complaints.seeds import SeedsParams, seed_folder
 
 logger = logging.getLogger(__name__)
 
 COMPARISONS = (("refit", "bert"), ("refit", "tutorial"), ("refit", "baseline"), ("bert", "tutorial"),
                ("bert", "baseline"), ("ensemble", "bert"), ("refit_ensemble", "refit"), ("refit_seeds", "refit"))
+EXTERNAL_HEADLINE = (*HEADLINE, "auc_se")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score, measure and compare every model on the external tweets."""
     arguments = stage.parser(__doc__)
-    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--serving", "--ensemble", "--refit-seeds",
-                   "--metrics", "--plots"):
+    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--serving", "--ensemble", "--seeds",
+                   "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "external", ExternalParams)
     engine = load_section(args.params, "predict", PredictParams).engine
     bootstrap = load_section(args.params, "compare", CompareParams)
+    refit_seeds = load_section(args.params, "seeds", SeedsParams).refit_seeds()
 
     tweets = read_parquet(args.tweets)
     texts, labels = tweets["text"].tolist(), tweets["label"].to_numpy()
@@ -62,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     combination = read_combination(args.ensemble)
     probability["ensemble"] = combination.non_complaint_probability(probability["bert"], probability["baseline"])
     probability["refit_ensemble"] = combination.non_complaint_probability(probability["refit"], probability["baseline"])
-    refit_seeds = seed_ensemble(args.refit_seeds, tweets["id"].to_numpy(), probability["refit"])
-    if refit_seeds is not None:
-        probability["refit_seeds"] = refit_seeds
+    if refit_seeds:
+        members = [Predictor.load(seed_folder(args.seeds, "refit", seed), params.batch_size).non_complaint_probability(texts)
+                   for seed in refit_seeds]
+        probability["refit_seeds"] = np.mean([probability["refit"], *members], axis=0)
 
     threshold = folder_threshold(args.serving).value
     metrics = {name: external_metrics(tweets, model_probability, threshold) for name, model_probability in probability.items()}
@@ -85,7 +91,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             write_table(reliability_curve(labels, model_probability), staging / name / "calibration.csv")
             write_table(slice_rows(metrics[name]), staging / name / "slices.csv")
             write_table(tweets[["id", "label"]].assign(non_complaint_probability=model_probability), staging / name / "probabilities.csv")
-    write_json(metrics, args.metrics)
+    with atomic_dir(args.metrics) as staging:
+        for name in probability:
+            write_json({key: metrics[name][key] for key in EXTERNAL_HEADLINE}, staging / f"{name}.json")
+    write_json(metrics, args.report)
 
 
 if __name__ == "__main__":

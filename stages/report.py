@@ -2,10 +2,10 @@
 
 Headline metrics against the commit the run started from (read by DVC's API, `dvc.api.metrics_show(rev="HEAD")`, as
 `dvc metrics diff` reads them), the validation ROC of every model, the threshold sweep, calibration, the slices and the worst mistakes.
-Reads: metrics/*.json, plots/{baseline,tutorial,bert,ensemble}/roc.csv, plots/threshold/sweep.csv,
+Reads: metrics/*.json (the headline), reports/{threshold,analysis}.json, plots/{baseline,tutorial,bert,ensemble}/roc.csv, plots/threshold/sweep.csv,
 plots/analysis/{baseline,bert}/*.csv, and the same metrics at git HEAD through DVC.
 Writes: reports/report.md, reports/figures/{roc,threshold_sweep,calibration,slices}.png
-Run:   python -m stages.report --metrics metrics --plots plots --out reports/report.md --figures reports/figures
+Run:   python -m stages.report --metrics metrics --reports reports --plots plots --out reports/report.md --figures reports/figures
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ ANALYSED = ["baseline", "bert"]
 def main(argv: Sequence[str] | None = None) -> None:
     """Draw the charts, write the page."""
     arguments = stage.parser(__doc__)
-    for option in ("--metrics", "--plots", "--out", "--figures"):
+    for option in ("--metrics", "--reports", "--plots", "--out", "--figures"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
 
@@ -40,10 +40,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     with atomic_dir(args.figures) as staging:
         roc_figure(args.metrics, args.plots, staging / "roc.png")
         sweep_figure(args.metrics, args.plots, staging / "threshold_sweep.png")
-        calibration_figure(args.metrics, args.plots, ANALYSED, staging / "calibration.png")
+        calibration_figure(args.reports, args.plots, ANALYSED, staging / "calibration.png")
         slices_figure(slices, ANALYSED, staging / "slices.png")
     figures = Path(os.path.relpath(args.figures, args.out.parent))
-    page = report_page(args.metrics, args.plots, figures, commit, previous, slices, ANALYSED)
+    page = report_page(args.metrics, args.reports, args.plots, figures, commit, previous, slices, ANALYSED)
     with atomic_path(args.out) as tmp:
         tmp.write_text(page, encoding="utf-8")
 

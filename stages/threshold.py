@@ -5,10 +5,11 @@ their non-complaint share read them.
 
 Reads: plots/bert/val_probabilities.csv (the train-split model on validation), models/bert_full, data/split (the test
 tweets, and the prior the refit model learned from train and val), params `threshold`, `predict.batch_size`.
-Writes: metrics/threshold.json (threshold, test counts at it, validation precision/recall at it, EM prior estimate),
+Writes: metrics/threshold.json (the threshold and the test tweets it calls non-complaints), reports/threshold.json (with
+the test share, validation precision/recall at it, the EM prior estimate),
 plots/threshold/sweep.csv
 Run:   python -m stages.threshold --val plots/bert/val_probabilities.csv --model models/bert_full --split data/split \
-           --metrics metrics/threshold.json --sweep plots/threshold/sweep.csv
+           --metrics metrics/threshold.json --report reports/threshold.json --sweep plots/threshold/sweep.csv
 """
 from __future__ import annotations
 
@@ -21,19 +22,21 @@ import pandas as pd
 from complaints import stage
 from complaints.config import load_section
 from complaints.decision import predicted_labels
-from complaints.io import read_parquet, read_probabilities, write_json, write_table
+from complaints.io import read_parquet, read_probabilities, write_table
 from complaints.labeling import PredictParams, share_sweep
 from complaints.predictor import Predictor
-from complaints.evaluation import SWEEP_THRESHOLDS, scores_at, threshold_sweep
+from complaints.evaluation import SWEEP_THRESHOLDS, scores_at, threshold_sweep, write_metrics
 from complaints.threshold import ThresholdParams, choose_threshold, estimate_prior
 
 logger = logging.getLogger(__name__)
+
+THRESHOLD_HEADLINE = ("threshold", "non_complaints")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score the test tweets with the refit model, choose the threshold, summarize."""
     arguments = stage.parser(__doc__)
-    for option in ("--val", "--model", "--split", "--metrics", "--sweep"):
+    for option in ("--val", "--model", "--split", "--metrics", "--report", "--sweep"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "threshold", ThresholdParams)
@@ -56,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     write_table(threshold_sweep(labels, val_probability).merge(share_sweep(test_probability, SWEEP_THRESHOLDS), on="threshold"),
                 args.sweep)
-    write_json(summary, args.metrics)
+    write_metrics(summary, THRESHOLD_HEADLINE, args.metrics, args.report)
     logger.info("%s threshold %.4f: %d of %d test tweets non-complaint (validation precision %.3f, recall %.3f); "
                 "EM estimates %.1f%% non-complaints (%.0f tweets)", params.strategy, threshold, count, len(test),
                 summary["val_precision"], summary["val_recall"], 100 * prior, summary["prior_estimate_count"])

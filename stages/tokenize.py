@@ -3,8 +3,8 @@
 Reads: data/split/{train,val,test}.parquet, params `model`, `tokenize`.
 Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json
 (the model's name, architecture and vocabulary digest, and max_len: no path, so every checkout writes the same bytes),
-metrics/tokens.json (token-length statistics per split)
-Run:   python -m stages.tokenize --split data/split --out data/tokens --stats metrics/tokens.json
+reports/tokens.json (token-length statistics per split)
+Run:   python -m stages.tokenize --split data/split --out data/tokens --stats reports/tokens.json
 """
 from __future__ import annotations
 

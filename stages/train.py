@@ -2,15 +2,18 @@
 
 Reads: data/tokens/{split}.safetensors and model.json (test.safetensors too when the recipe self-trains), the recipe's
 params section; for a refit, the chosen epoch count from the selection run's training.json.
+Fits: `train` trains on the training split (holding out the recipe's dev split to choose the epoch), `refit` on all
+labeled tweets (train + val) for the epoch count the selection run chose; `--seed` replaces the recipe's seed.
 Writes: the model folder (a transformers model: config.json, model.safetensors, the tokenizer and the model's code,
 plus training.json (with the teacher's history and pseudo-label counts when self-trained) and dev_probabilities.csv
 when a dev split is held out), dvclive logs (per-epoch train loss,
 dev loss, accuracy, AUC)
-Run:   python -m stages.train --section train --tokens data/tokens --train-on train --model models/bert --live dvclive/bert
-       python -m stages.train --section tutorial --tokens data/tokens --train-on train --model models/tutorial \
+Run:   python -m stages.train --section train --tokens data/tokens --fit train --model models/bert --live dvclive/bert
+       python -m stages.train --section tutorial --tokens data/tokens --fit train --model models/tutorial \
            --live dvclive/tutorial
-       python -m stages.train --tokens data/tokens --train-on train val --epochs-from models/bert/training.json \
+       python -m stages.train --tokens data/tokens --fit refit --epochs-from models/bert/training.json \
            --model models/bert_full --live dvclive/refit
+       python -m stages.train --tokens data/tokens --fit train --seed 1 --model models/seeds/train-1 --live dvclive/seeds/train-1
        accelerate launch --multi_gpu --num_processes 2 -m stages.train ...   # several GPUs, or CPU processes
 """
 from __future__ import annotations
@@ -38,6 +41,9 @@ from complaints.training import (
 
 logger = logging.getLogger(__name__)
 
+# The splits each fit trains on.
+FITS = {"train": ("train",), "refit": ("train", "val")}
+
 
 def log_epoch(live: Live, row: dict) -> None:
     """One dvclive step per epoch (no wall times: outputs stay byte-identical run after run)."""
@@ -52,16 +58,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = stage.parser(__doc__)
     arguments.add_argument("--section", default="train", help="params section holding the recipe")
     arguments.add_argument("--tokens", type=Path, required=True)
-    arguments.add_argument("--train-on", nargs="+", required=True, help="splits to train on, e.g. train val")
-    arguments.add_argument("--epochs-from", type=Path, help="training.json whose chosen epoch count to refit with, no dev")
+    arguments.add_argument("--fit", choices=sorted(FITS), required=True, help="train: the training split; refit: train + val")
+    arguments.add_argument("--epochs-from", type=Path, help="with --fit refit: training.json whose chosen epoch count to use")
+    arguments.add_argument("--seed", type=int, help="replaces the recipe's seed (the seed stages)")
     arguments.add_argument("--model", type=Path, required=True)
     arguments.add_argument("--live", type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, args.section, TrainParams)
-    if args.epochs_from:
+    if args.seed is not None:
+        params = dataclasses.replace(params, seed=args.seed)
+    if args.fit == "refit":
+        if args.epochs_from is None:
+            arguments.error("--fit refit needs --epochs-from, the selection run's training.json")
         params = refit_params(params, args.epochs_from)
+    train_on = FITS[args.fit]
 
-    labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in args.train_on])
+    labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in train_on])
     # Resolved by name on this machine (tokens may come from a teammate's cache); its vocabulary must be the tokens'.
     recorded = resolve_recorded_model(args.tokens / "model.json")
     accelerator = make_accelerator()
@@ -76,10 +88,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not main_process:
         return
     chosen = best_epoch(trained.history) if params.best_epoch else params.epochs
-    logger.info("trained on %s, kept epoch %d\n%s", "+".join(args.train_on), chosen, epoch_table(trained.history))
+    logger.info("trained on %s, kept epoch %d\n%s", "+".join(train_on), chosen, epoch_table(trained.history))
     with atomic_dir(args.model) as staging:
         save_classifier(trained.model, recorded.tokenizer, staging)
-        write_json({"model": recorded.record, "train": dataclasses.asdict(params), "train_on": args.train_on,
+        write_json({"model": recorded.record, "train": dataclasses.asdict(params), "train_on": list(train_on),
                     "processes": accelerator.num_processes, "chosen_epoch": chosen,
                     "history": without_timings(trained.history)}
                    | ({"self_training": trained.self_training} if trained.self_training else {}),

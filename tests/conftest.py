@@ -180,7 +180,10 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str) -> dict:
     params["baseline"].update(alpha_max=2.0, alpha_step=0.5, cv_folds=3)
     params["tokenize"]["max_len"] = 16
     params["train"].update(epochs=1, batch_size=8, eval_batch_size=16)
-    params["seeds"].update(seeds=[1], refits=1)
+    params["seeds"].update(seeds=[1], fits=["train", "refit"])
+    params["export"]["int8_fp32_layers"] = [0]
+    # A random encoder's int8 graph need not pass the engines gate: the tiny project serves the fp32 graph.
+    params["predict"]["engine"] = "onnx"
     params["tutorial"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
     params["compare"]["resamples"] = 200
@@ -209,53 +212,59 @@ def run_threshold(params_path, work, outputs_in) -> dict:
 
     threshold.main(["--params", str(params_path), "--val", str(work / "plots" / "bert" / "val_probabilities.csv"),
                     "--model", str(work / "bert_full"), "--split", str(work / "split"),
-                    "--metrics", str(outputs_in / "threshold.json"), "--sweep", str(outputs_in / "plots/threshold/sweep.csv")])
+                    "--metrics", str(outputs_in / "metrics" / "threshold.json"), "--report", str(outputs_in / "threshold.json"),
+                    "--sweep", str(outputs_in / "plots/threshold/sweep.csv")])
     return json.loads((outputs_in / "threshold.json").read_text())
 
 
 def run_chain(tiny_params_file: Path, work: Path) -> None:
-    """The whole chain of stage mains in `work`, as `dvc repro` runs them."""
-    from stages import (
-        analysis, baseline, compare, ensemble, evaluate, external, external_data, refit_seeds, release, report,
-        seeds, train,
-    )
+    """The whole chain of stage mains in `work`, as `dvc repro` runs them: each stage's report as `work/{name}.json`,
+    the headline metrics in `work/metrics`."""
+    from stages import analysis, baseline, compare, ensemble, evaluate, external, external_data, release, report, seeds, train
 
     params = ["--params", str(tiny_params_file)]
+    headline = work / "metrics"
     prepare_tokens(params, work)
     baseline.main(params + ["--split", str(work / "split"), "--model", str(work / "baseline.joblib"),
-                            "--metrics", str(work / "baseline.json"), "--plots", str(work / "plots" / "baseline"),
+                            "--metrics", str(headline / "baseline.json"), "--report", str(work / "baseline.json"),
+                            "--plots", str(work / "plots" / "baseline"),
                             "--cv-plot", str(work / "cv" / "cv_auc.csv"), "--oof", str(work / "baseline_oof.csv")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "--model", str(work / "bert"),
+    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "train", "--model", str(work / "bert"),
                          "--live", str(work / "live")])
-    train.main(params + ["--section", "tutorial", "--tokens", str(work / "tokens"), "--train-on", "train",
+    train.main(params + ["--section", "tutorial", "--tokens", str(work / "tokens"), "--fit", "train",
                          "--model", str(work / "tutorial"), "--live", str(work / "live_tutorial")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val", "--epochs-from",
+    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "refit", "--epochs-from",
                          str(work / "bert" / "training.json"), "--model", str(work / "bert_full"), "--live", str(work / "live_full")])
+    for fit in ("train", "refit"):
+        train.main(params + ["--tokens", str(work / "tokens"), "--fit", fit, "--seed", "1", "--epochs-from",
+                             str(work / "bert" / "training.json"), "--model", str(work / "seeds" / f"{fit}-1"),
+                             "--live", str(work / "live_seeds" / f"{fit}-1")])
     for name in ("bert", "tutorial"):
         evaluate.main(params + ["--tokens", str(work / "tokens"), "--model", str(work / name),
-                                "--metrics", str(work / f"{name}.json"), "--plots", str(work / "plots" / name)])
-    seeds.main(params + ["--tokens", str(work / "tokens"), "--main", str(work / "bert.json"), "--metrics", str(work / "seeds.json")])
+                                "--metrics", str(headline / f"{name}.json"), "--report", str(work / f"{name}.json"),
+                                "--plots", str(work / "plots" / name)])
+    seeds.main(params + ["--tokens", str(work / "tokens"), "--models", str(work / "seeds"), "--main", str(headline / "bert.json"),
+                         "--metrics", str(headline / "seeds.json"), "--report", str(work / "seeds.json")])
     ensemble.main(params + ["--bert-dev", str(work / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(work / "baseline_oof.csv"),
                             "--bert-val", str(work / "plots" / "bert" / "val_probabilities.csv"),
                             "--baseline-val", str(work / "plots" / "baseline" / "val_probabilities.csv"),
-                            "--combination", str(work / "combination.json"), "--metrics", str(work / "ensemble.json"),
-                            "--plots", str(work / "plots" / "ensemble")])
+                            "--combination", str(work / "combination.json"), "--metrics", str(headline / "ensemble.json"),
+                            "--report", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
     compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
-                           "--plots", str(work / "plots"), "--metrics", str(work / "compare.json")])
+                           "--plots", str(work / "plots"), "--report", str(work / "compare.json")])
     run_threshold(tiny_params_file, work, work)
     export_and_predict(params, work)
     external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
                                  "--report", str(work / "external_data.json")])
-    refit_seeds.main(params + ["--tokens", str(work / "tokens"), "--epochs-from", str(work / "bert" / "training.json"),
-                               "--tweets", str(work / "external" / "tweets.parquet"), "--out", str(work / "refit_seeds")])
     external.main(params + ["--tweets", str(work / "external" / "tweets.parquet"), "--baseline", str(work / "baseline.joblib"),
                             "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--serving", str(work / "serving"),
-                            "--ensemble", str(work / "combination.json"), "--refit-seeds", str(work / "refit_seeds"),
-                            "--metrics", str(work / "external.json"), "--plots", str(work / "plots" / "external")])
+                            "--ensemble", str(work / "combination.json"), "--seeds", str(work / "seeds"),
+                            "--metrics", str(headline / "external"), "--report", str(work / "external.json"),
+                            "--plots", str(work / "plots" / "external")])
     analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
-                            "--out", str(work / "plots" / "analysis"), "--metrics", str(work / "analysis.json")])
-    release.main(params + ["--serving", str(work / "serving"), "--metrics", str(work), "--out", str(work / "release")])
-    report.main(params + ["--metrics", str(work), "--plots", str(work / "plots"), "--out", str(work / "report" / "report.md"),
+                            "--out", str(work / "plots" / "analysis"), "--report", str(work / "analysis.json")])
+    release.main(params + ["--serving", str(work / "serving"), "--reports", str(work), "--out", str(work / "release")])
+    report.main(params + ["--metrics", str(headline), "--reports", str(work), "--plots", str(work / "plots"), "--out", str(work / "report" / "report.md"),
                           "--figures", str(work / "report" / "figures")])
 
 
@@ -274,7 +283,7 @@ def export_and_predict(params: list[str], work: Path) -> None:
 
     export.main(params + ["--model", str(work / "bert_full"), "--split", str(work / "split"),
                           "--threshold", str(work / "threshold.json"), "--out", str(work / "serving"),
-                          "--metrics", str(work / "export.json")])
+                          "--metrics", str(work / "metrics" / "engines"), "--report", str(work / "export.json")])
     predict.main(params + ["--split", str(work / "split"), "--model", str(work / "serving"),
                            "--scores", str(work / "test_scores.parquet"), "--out", str(work / "test.csv"),
                            "--review", str(work / "review.csv")])
@@ -294,8 +303,8 @@ def real_workdir(tmp_path_factory) -> Path:
     def build(work: Path) -> None:
         params = ["--params", str(write_tiny_params(work, "embedded"))]
         prepare_tokens(params, work)
-        train.main(params + ["--tokens", str(work / "tokens"), "--train-on", "train", "val", "--model",
-                             str(work / "bert_full"), "--live", str(work / "live_full")])
+        train.main(params + ["--tokens", str(work / "tokens"), "--fit", "train", "--model", str(work / "bert_full"),
+                             "--live", str(work / "live_full")])
         (work / "threshold.json").write_text(json.dumps(
             {"threshold": 0.5, "strategy": "fixed", "val_precision": None, "val_recall": None}))
         export_and_predict(params, work)

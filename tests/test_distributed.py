@@ -19,7 +19,7 @@ def launch_two_processes(params_file, tokens, model, live) -> str:
     command = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
                "-m", "stages.train", "--params", str(params_file), "--section", "train",
-               "--tokens", str(tokens), "--train-on", "train", "--model", str(model), "--live", str(live)]
+               "--tokens", str(tokens), "--fit", "train", "--model", str(model), "--live", str(live)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = result.stdout + result.stderr

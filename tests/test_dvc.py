@@ -1,5 +1,6 @@
 """dvc.yaml against the code: deps are exactly the imported modules, params keys exist, reruns are exact."""
 import ast
+import itertools
 import json
 import re
 from pathlib import Path
@@ -29,27 +30,44 @@ def project_imports(path: Path, seen: set[str] | None = None) -> set[str]:
     return seen
 
 
-def expand(value, key: str, item: str):
-    """A foreach template's value with `${key}` and `${item}` filled in."""
+def expand(value, names: dict[str, str]):
+    """A template's value with each `${name}` filled in."""
     if isinstance(value, str):
-        return value.replace("${key}", key).replace("${item}", item)
+        for name, text in names.items():
+            value = value.replace("${" + name + "}", text)
+        return value
     if isinstance(value, list):
-        return [expand(entry, key, item) for entry in value]
+        return [expand(entry, names) for entry in value]
     if isinstance(value, dict):
-        return {name: expand(entry, key, item) for name, entry in value.items()}
+        return {name: expand(entry, names) for name, entry in value.items()}
     return value
 
 
+def params_value(reference: str):
+    """The params.yaml value a `${section.key}` reference names."""
+    node = PARAMS
+    for part in reference.strip("${}").split("."):
+        node = node[part]
+    return node
+
+
 def resolved_stages() -> dict[str, dict]:
-    """dvc.yaml's stages as DVC names them, `foreach` groups expanded (`train@bert`)."""
+    """dvc.yaml's stages as DVC names them, `foreach` groups (`train@bert`) and `matrix` groups (`seed@train-1`)
+    expanded."""
     stages = {}
     for name, stage in DVC_YAML["stages"].items():
-        if "foreach" not in stage:
+        if "foreach" in stage:
+            items = stage["foreach"]
+            pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
+            stages |= {f"{name}@{key}": expand(stage["do"], {"key": key, "item": item}) for key, item in pairs}
+        elif "matrix" in stage:
+            axes = {axis: params_value(values) for axis, values in stage["matrix"].items()}
+            template = {field: value for field, value in stage.items() if field != "matrix"}
+            for combination in itertools.product(*axes.values()):
+                names = {f"item.{axis}": str(value) for axis, value in zip(axes, combination)}
+                stages[f"{name}@{'-'.join(map(str, combination))}"] = expand(template, names)
+        else:
             stages[name] = stage
-            continue
-        items = stage["foreach"]
-        pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
-        stages |= {f"{name}@{key}": expand(stage["do"], key, item) for key, item in pairs}
     return stages
 
 
@@ -81,20 +99,18 @@ def test_stage_params_exist(name):
             node = node[part]
 
 
-FINE_TUNING_STAGES = ("train@bert", "train@tutorial", "refit", "refit_seeds", "seeds")
+FINE_TUNING_STAGES = ("train@bert", "train@tutorial", "refit") + tuple(name for name in STAGES if name.startswith("seed@"))
 # What fine-tuning needs: the token format, the model, the loop, the runtime, plain metrics, and the decision's label
-# words (the model's id2label); `seeds` adds the seeds section and its spread.
+# words (the model's id2label).
 TRAINING_CLOSURE = {f"src/complaints/{name}.py" for name in (
     "training", "pretrained", "encoding", "cleaning", "tokens", "model", "torch_scoring", "logits", "runtime", "machine",
     "metrics", "decision", "config", "io", "stage")}
-SEEDS_MODULES = {"src/complaints/seeds.py"}
 
 
 @pytest.mark.parametrize("name", FINE_TUNING_STAGES)
 def test_a_fine_tuning_stage_depends_on_the_training_closure_only(name):
     modules = {dep for dep in STAGES[name]["deps"] if dep.startswith("src/")}
-    allowed = TRAINING_CLOSURE | (SEEDS_MODULES if name in ("seeds", "refit_seeds") else set())
-    assert modules <= allowed, f"{name} depends on {sorted(modules - allowed)}, outside the training closure"
+    assert modules <= TRAINING_CLOSURE, f"{name} depends on {sorted(modules - TRAINING_CLOSURE)}, outside the training closure"
     # So an edit to the baseline's cleaning, a report or the predictor never reruns a fine-tune.
     assert "src/complaints/baseline.py" not in modules and "src/complaints/evaluation.py" not in modules
     assert "train" not in STAGES["evaluate@bert"]["params"] and "train" not in STAGES["predict"]["params"]
@@ -116,12 +132,12 @@ def test_second_repro_runs_nothing_and_metrics_line_up(reproduced_copy):
     files = next(iter(shown.values()))["data"]
     baseline, bert = files["metrics/baseline.json"]["data"], files["metrics/bert.json"]["data"]
     assert {"auc", "accuracy", "f1"} <= set(baseline) & set(bert)
-    external = files["metrics/external.json"]["data"]
     for model in ("baseline", "tutorial", "bert", "refit", "ensemble", "refit_ensemble", "refit_seeds"):
-        assert {"auc", "accuracy", "f1", "calibration_error"} <= set(external[model])
+        assert set(files[f"metrics/external/{model}.json"]["data"]) == {"auc", "accuracy", "f1", "auc_se"}
 
 
 REPORTS = {"release", "report"}
+SEED_STAGES = {"seed@train-1", "seed@refit-1"}  # the tiny params: seed 1, both fits
 BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "compare", "export", "predict", "threshold",
                "analysis"} | REPORTS
 
@@ -131,9 +147,10 @@ BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "com
     [
         # The threshold goes into the serving folder: what reads the folder reruns.
         ("threshold", "fixed", 0.8, {"threshold", "export", "predict", "external"} | REPORTS),
-        ("train", "lr", 3.0e-5, BERT_STAGES | {"refit_seeds", "external"}),
-        ("seeds", "seeds", [3], {"seeds", "release"}),
-        ("seeds", "refits", 2, {"refit_seeds", "external"}),
+        ("train", "lr", 3.0e-5, BERT_STAGES | SEED_STAGES | {"external"}),
+        # A new seed trains its two folders; the spread, the external seed ensemble and the card move.
+        ("seeds", "seeds", [3], {"seed@train-3", "seed@refit-3", "seeds", "external", "release"}),
+        ("seeds", "fits", ["train"], {"seeds", "external"}),
         # The release reads the tutorial's metrics, which move.
         ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "external", "report", "release"}),
         ("ensemble", "method", "stack", {"ensemble", "compare", "external"} | REPORTS),
@@ -152,7 +169,7 @@ def test_a_params_change_reruns_exactly_the_stages_that_read_it(reproduced_copy,
      ("baseline.py", {"baseline", "external"}), ("download.py", {"download", "external_data"}),
      ("external_data.py", {"external_data"}), ("external_metrics.py", {"external"}),
      ("evaluation.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "ensemble", "compare", "threshold", "export",
-                       "external"})],
+                       "seeds", "external"})],
 )
 def test_editing_a_module_reruns_only_the_stages_importing_it(reproduced_copy, module, expected):
     path = reproduced_copy / "src" / "complaints" / module
@@ -187,7 +204,7 @@ def test_experiment_runs_in_a_temporary_copy_and_shows_both_aucs(reproduced_copy
     rows = {row["Experiment"]: row for row in exp_table(reproduced_copy)}
     assert "lr3" in rows
     assert rows["lr3"]["metrics/bert.json:auc"] and rows["lr3"]["metrics/baseline.json:auc"]
-    external_auc = [column for column in rows["lr3"] if column.endswith("refit.auc")]
+    external_auc = [column for column in rows["lr3"] if column.endswith("external/refit.json:auc")]
     assert external_auc and rows["lr3"][external_auc[0]]
     assert rows["lr3"]["train.lr"] == "3e-05"
 

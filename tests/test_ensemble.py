@@ -59,9 +59,10 @@ def test_bootstrap_interval_brackets_the_difference_and_is_zero_for_one_model():
 
 
 def test_seed_spread():
-    spread = seed_spread({1: {"auc": 0.8, "accuracy": 0.7}, 2: {"auc": 0.9, "accuracy": 0.8}, 3: {"auc": 0.85, "accuracy": 0.75}})
-    assert spread["seeds"] == 3 and spread["auc_mean"] == pytest.approx(0.85) and spread["auc_std"] == pytest.approx(0.05)
-    assert spread["auc_seed_2"] == 0.9 and spread["accuracy_min"] == 0.7
+    spread = seed_spread({1: {"auc": 0.8, "accuracy": 0.7, "f1": 0.6}, 2: {"auc": 0.9, "accuracy": 0.8, "f1": 0.7},
+                          3: {"auc": 0.85, "accuracy": 0.75, "f1": 0.65}})
+    assert spread["seeds"] == 3 and spread["auc"] == pytest.approx(0.85) and spread["auc_std"] == pytest.approx(0.05)
+    assert spread["auc_per_seed"]["2"] == 0.9 and spread["accuracy_min"] == 0.7 and spread["f1"] == pytest.approx(0.65)
 
 
 def test_the_fitted_combination_round_trips_through_its_file(tmp_path):

@@ -122,12 +122,17 @@ def test_the_external_stage_scores_every_model_with_intervals_and_slices(workdir
     compare = metrics["compare"]
     assert compare["refit_vs_bert_ci_low"] <= compare["refit_vs_bert_difference"] <= compare["refit_vs_bert_ci_high"]
     assert compare["ensemble_vs_bert_se"] > 0 and compare["refit_ensemble_vs_refit_se"] > 0
-    # The seed ensemble: the refit averaged with one more refit, of seed 1 (seeds.refits in the tiny params).
-    refit, extra = (pd.read_csv(path)["non_complaint_probability"] for path in
-                    (workdir / "plots" / "external" / "refit" / "probabilities.csv", workdir / "refit_seeds" / "seed_1.csv"))
+    # The seed ensemble: the refit averaged with the seed stage's refit of seed 1 (seeds.fits in the tiny params).
+    from complaints.predictor import Predictor
+
+    refit = pd.read_csv(workdir / "plots" / "external" / "refit" / "probabilities.csv")["non_complaint_probability"]
+    extra = Predictor.load(workdir / "seeds" / "refit-1").non_complaint_probability(tweets["text"].tolist())
     seed_ensemble = pd.read_csv(workdir / "plots" / "external" / "refit_seeds" / "probabilities.csv")["non_complaint_probability"]
     np.testing.assert_allclose(seed_ensemble, (refit + extra) / 2, atol=1e-6)
-    assert json.loads((workdir / "refit_seeds" / "seeds.json").read_text()) == {"seeds": [1]}
     assert compare["refit_seeds_vs_refit_ci_low"] <= compare["refit_seeds_vs_refit_ci_high"]
+    # The headline: what `dvc metrics show` lists of each model, one file per model.
+    for model in ("baseline", "tutorial", "bert", "refit", "ensemble", "refit_ensemble", "refit_seeds"):
+        headline = json.loads((workdir / "metrics" / "external" / f"{model}.json").read_text())
+        assert headline == {key: metrics[model][key] for key in ("auc", "accuracy", "f1", "auc_se")}
     report = json.loads((workdir / "external_data.json").read_text())
     assert report["tweets"] == len(tweets) == 74 and set(report["overlap"]) == {"train", "val", "test"}

@@ -94,7 +94,7 @@ def test_label_outside_0_1_is_rejected_by_training(tmp_path):
               "attention_mask": np.ones((4, 8), dtype=np.int8), "labels": np.array([0, 1, 2, 0])}
     write_arrays(arrays, tokens / "train.safetensors")
     (tokens / "model.json").write_text(json.dumps({"name": "embedded"}))
-    result = subprocess.run([sys.executable, "-m", "stages.train", "--tokens", str(tokens), "--train-on", "train",
+    result = subprocess.run([sys.executable, "-m", "stages.train", "--tokens", str(tokens), "--fit", "train",
                              "--model", str(tmp_path / "model"), "--live", str(tmp_path / "live")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1
@@ -237,7 +237,7 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         shutil.copytree(workdir / "tokens", folder / "tokens")
         damaged = folder / "tokens" / "train.safetensors"
         damaged.write_bytes(damaged.read_bytes()[:200])
-        return ["stages.train", "--tokens", str(folder / "tokens"), "--train-on", "train", "--model",
+        return ["stages.train", "--tokens", str(folder / "tokens"), "--fit", "train", "--model",
                 str(folder / "model"), "--live", str(folder / "live")], str(damaged)
     if case == "garbage parquet":
         shutil.copytree(workdir / "split", folder / "split")
@@ -250,7 +250,7 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         damaged = folder / "training.json"
         record = json.loads((workdir / "bert" / "training.json").read_text())
         damaged.write_text(json.dumps({key: value for key, value in record.items() if key != "chosen_epoch"}))
-        return ["stages.train", "--tokens", str(workdir / "tokens"), "--train-on", "train", "val", "--epochs-from",
+        return ["stages.train", "--tokens", str(workdir / "tokens"), "--fit", "refit", "--epochs-from",
                 str(damaged), "--model", str(folder / "model"), "--live", str(folder / "live")], str(damaged)
     if case == "external tweets of one class":
         damaged = folder / "tweets.parquet"
@@ -258,14 +258,14 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         tweets[tweets["label"] == 0].to_parquet(damaged, index=False)
         return ["stages.external", "--tweets", str(damaged), "--baseline", str(workdir / "baseline.joblib"),
                 "--tutorial", str(workdir / "tutorial"), "--bert", str(workdir / "bert"), "--serving", str(workdir / "serving"),
-                "--ensemble", str(workdir / "combination.json"), "--refit-seeds", str(workdir / "refit_seeds"),
-                "--metrics", str(folder / "model"),
+                "--ensemble", str(workdir / "combination.json"), "--seeds", str(workdir / "seeds"),
+                "--metrics", str(folder / "model"), "--report", str(folder / "model.json"),
                 "--plots", str(folder / "plots")], str(damaged)
     for name in ("bert", "ensemble", "baseline", "tutorial"):
         (folder / "plots" / name).mkdir(parents=True)
         (folder / "plots" / name / "val_probabilities.csv").write_text('"id","label","non_complaint_probability"\n1,0,0.2\n2,0,0.7\n')
     return ["stages.compare", "--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
-            "--plots", str(folder / "plots"), "--metrics", str(folder / "model")], "baseline/val_probabilities.csv"
+            "--plots", str(folder / "plots"), "--report", str(folder / "model")], "baseline/val_probabilities.csv"
 
 
 @pytest.mark.parametrize("case", ["truncated token file", "garbage parquet", "training.json without chosen_epoch",

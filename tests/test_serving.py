@@ -292,12 +292,15 @@ def test_shutdown_answers_the_requests_in_flight_and_refuses_new_ones(project_di
 
 
 def test_summary_prints_each_model_the_test_count_and_where_the_release_is(workdir, tmp_path):
-    result = complaints("summary", "--metrics", str(workdir), cwd=tmp_path)
+    result = complaints("summary", "--metrics", str(workdir / "metrics"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
-    bert = json.loads((workdir / "bert.json").read_text())
-    assert any(line.startswith("default recipe, seed 42") and f"{bert['auc']:.4f}" in line for line in lines)
-    assert any("of 30 tweets called non-complaint" in line for line in lines)
+    bert = json.loads((workdir / "metrics" / "bert.json").read_text())
+    refit = json.loads((workdir / "metrics" / "external" / "refit.json").read_text())
+    assert any(line.startswith("default recipe ") and f"{bert['auc']:.4f}" in line for line in lines)
+    assert any(line.startswith("refit (makes") and f"{refit['auc']:.4f}" in line for line in lines)
+    threshold = json.loads((workdir / "metrics" / "threshold.json").read_text())
+    assert any(f"{threshold['non_complaints']} tweets called non-complaint" in line for line in lines)
     assert any("models/release" in line for line in lines) and len(lines) <= 12 and max(map(len, lines)) <= 110
 
 

@@ -49,7 +49,7 @@ def test_self_training_records_its_teacher_and_pseudo_labels(workdir, tiny_param
     params = yaml.safe_load(tiny_params_file.read_text())
     params["train"].update(self_training=True, pseudo_confidence=0.5)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    train.main(["--params", str(tmp_path / "params.yaml"), "--tokens", str(workdir / "tokens"), "--train-on", "train",
+    train.main(["--params", str(tmp_path / "params.yaml"), "--tokens", str(workdir / "tokens"), "--fit", "train",
                 "--model", str(tmp_path / "bert"), "--live", str(tmp_path / "live")])
     record = json.loads((tmp_path / "bert" / "training.json").read_text())
     test_tweets = len(pd.read_parquet(workdir / "split" / "test.parquet"))
@@ -60,8 +60,9 @@ def test_self_training_records_its_teacher_and_pseudo_labels(workdir, tiny_param
 
 def test_seeds_ensemble_and_compare_report_their_figures(workdir):
     spread = json.loads((workdir / "seeds.json").read_text())
-    assert spread["seeds"] == 2 and spread["auc_seed_42"] == json.loads((workdir / "bert.json").read_text())["auc"]
-    assert spread["auc_min"] <= spread["auc_mean"] <= spread["auc_max"]
+    assert spread["seeds"] == 2 and spread["auc_per_seed"]["main"] == json.loads((workdir / "bert.json").read_text())["auc"]
+    assert spread["auc_min"] <= spread["auc"] <= spread["auc_max"]
+    assert json.loads((workdir / "metrics" / "seeds.json").read_text()) == {key: spread[key] for key in ("auc", "accuracy", "f1")}
     combined = json.loads((workdir / "ensemble.json").read_text())
     assert combined["method"] == "average" and 0 <= combined["auc"] <= 1 and 0 <= combined["dev_auc"] <= 1
     differences = json.loads((workdir / "compare.json").read_text())
@@ -147,14 +148,15 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     path.write_text(yaml.safe_dump(params))
     tokenize_run = (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")])
     stage, extra = {
-        "train": (train, ["--tokens", str(workdir / "tokens"), "--train-on", "train", "--model", str(tmp_path / "m"), "--live", str(tmp_path / "l")]),
+        "train": (train, ["--tokens", str(workdir / "tokens"), "--fit", "train", "--model", str(tmp_path / "m"), "--live", str(tmp_path / "l")]),
         "threshold": (threshold, ["--val", str(workdir / "plots" / "bert" / "val_probabilities.csv"), "--model", str(workdir / "bert_full"),
-                                  "--split", str(workdir / "split"), "--metrics", str(tmp_path / "m.json"), "--sweep", str(tmp_path / "s.csv")]),
+                                  "--split", str(workdir / "split"), "--metrics", str(tmp_path / "m.json"), "--report", str(tmp_path / "r.json"),
+                                  "--sweep", str(tmp_path / "s.csv")]),
         "ensemble": (ensemble, ["--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(workdir / "baseline_oof.csv"),
                                 "--bert-val", str(workdir / "plots" / "bert" / "val_probabilities.csv"),
                                 "--baseline-val", str(workdir / "plots" / "baseline" / "val_probabilities.csv"),
                                 "--combination", str(tmp_path / "c.json"), "--metrics", str(tmp_path / "m.json"),
-                                "--plots", str(tmp_path / "l")]),
+                                "--report", str(tmp_path / "r.json"), "--plots", str(tmp_path / "l")]),
         "tokenize": tokenize_run,
         "model": tokenize_run,
     }[section]
@@ -192,7 +194,11 @@ def test_export_judges_every_engine_and_fails_when_the_default_engine_does_not_p
 
     judged = json.loads((workdir / "export.json").read_text())
     assert judged["default_engine"] == "onnx" and judged["engines"]["onnx"]["passes_gate"]
-    assert json.loads((workdir / "serving" / "manifest.json").read_text())["files"]["model.onnx"]
+    manifest = json.loads((workdir / "serving" / "manifest.json").read_text())
+    assert manifest["files"]["model.onnx"] and manifest["engine"] == "onnx"
+    headline = json.loads((workdir / "metrics" / "engines" / "onnx-int8.json").read_text())
+    assert headline == {"labels_kept": judged["engines"]["onnx_int8"]["test_label_agreement"],
+                        "non_complaints": judged["engines"]["onnx_int8"]["test_non_complaints"]}
     # A threshold between a test tweet's PyTorch and int8 scores: int8 flips its label, so it keeps under 100%.
     texts = pd.read_parquet(workdir / "split" / "test.parquet")["text"].tolist()
     torch_scores, int8_scores = (Predictor.load(workdir / "serving", engine=engine).non_complaint_probability(texts)
@@ -208,5 +214,5 @@ def test_export_judges_every_engine_and_fails_when_the_default_engine_does_not_p
     with pytest.raises(ExportError, match=r"default engine onnx-int8 \(params key 'predict.engine'\) does not pass"):
         export.main(["--params", str(tmp_path / "params.yaml"), "--model", str(workdir / "bert_full"), "--split",
                      str(workdir / "split"), "--threshold", str(tmp_path / "threshold.json"), "--out",
-                     str(tmp_path / "serving"), "--metrics", str(tmp_path / "export.json")])
-    assert not (tmp_path / "serving").exists() and not (tmp_path / "export.json").exists()
+                     str(tmp_path / "serving"), "--metrics", str(tmp_path / "engines"), "--report", str(tmp_path / "export.json")])
+    assert not any((tmp_path / name).exists() for name in ("serving", "engines", "export.json"))

@@ -1,5 +1,5 @@
 """The release's model card: Hugging Face's README.md format (a YAML metadata block, then the sections), generated from
-the pipeline's metrics files, never edited by hand."""
+the pipeline's reports, never edited by hand."""
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +20,7 @@ DATASET = {"name": "Airline complaints (the tutorial's 3,400 labeled tweets)", "
 
 @dataclass(frozen=True)
 class CardInputs:
-    """The metrics files the card is written from (each as loaded JSON) and the release's training record."""
+    """The stages' reports the card is written from (each as loaded JSON) and the release's training record."""
 
     bert: dict
     tutorial: dict
@@ -92,7 +92,8 @@ for Sentiment Analysis" made reproducible: `{base_model}` (6 layers, hidden 384)
 {train["pooling"]}-pooled two-layer head (`Linear(384, {train["head_hidden"]})` -> ReLU -> `Linear({train["head_hidden"]}, 2)`),
 trained by this project's DVC pipeline on all 3,400 labeled tweets. This folder is the release: `model.safetensors`
 and `config.json` (transformers, with the model's code in `model.py`), the tokenizer (truncating at
-{inputs.training["model"]["max_len"]} tokens), `model.onnx` (ONNX Runtime, fp32, fused) and `model_int8.onnx`,
+{inputs.training["model"]["max_len"]} tokens), `model.onnx` (ONNX Runtime, fp32, fused) and `model_int8.onnx`
+(int8),
 `threshold.json` (the decision threshold) and `release.json` (the cleaning rules and their version).
 
 ## Intended use
@@ -134,7 +135,7 @@ recipe trained without them (`models/bert`); the spread over seeds says how much
 | TF-IDF + Naive Bayes baseline | {inputs.baseline["auc"]:.4f} | {inputs.baseline["accuracy"]:.2%} |
 | tutorial's recipe on `{base_model}` | {inputs.tutorial["auc"]:.4f} | {inputs.tutorial["accuracy"]:.2%} |
 | **this recipe**, seed {train["seed"]} | **{inputs.bert["auc"]:.4f}** | **{inputs.bert["accuracy"]:.2%}** |
-| this recipe over {seeds["seeds"]} seeds: mean ± sd | {seeds["auc_mean"]:.4f} ± {seeds["auc_std"]:.4f} | {seeds["accuracy_mean"]:.2%} ± {100 * seeds["accuracy_std"]:.2f} |
+| this recipe over {seeds["seeds"]} seeds: mean ± sd | {seeds["auc"]:.4f} ± {seeds["auc_std"]:.4f} | {seeds["accuracy"]:.2%} ± {100 * seeds["accuracy_std"]:.2f} |
 | this recipe averaged with the baseline (not released) | {inputs.ensemble["auc"]:.4f} | {inputs.ensemble["accuracy"]:.2%} |
 
 Paired bootstrap of the AUC differences on the same tweets: this recipe - baseline
@@ -156,10 +157,12 @@ choose the cut by the count you expect.
 ## Engines
 
 `model.onnx` agrees with PyTorch to {inputs.export["onnx_max_difference"]:.1e} on every validation and test tweet and keeps
-{engines["onnx"]["test_label_agreement"]:.2%} of the test labels. `model_int8.onnx` (dynamic int8) moves this model's AUC on the validation tweets (which it
+{engines["onnx"]["test_label_agreement"]:.2%} of the test labels. `model_int8.onnx` (dynamic int8, encoder layers
+{", ".join(str(layer) for layer in inputs.export["int8_fp32_layers"])} left in fp32) moves this model's AUC on the validation tweets (which it
 trained on) by {engines["onnx_int8"]["val_auc_change"]:+.4f} and keeps {engines["onnx_int8"]["test_label_agreement"]:.2%} of the test labels
 ({engines["onnx_int8"]["test_non_complaints_change"]:+d} non-complaints): it {"passes" if engines["onnx_int8"]["passes_gate"] else "does not pass"} the
-project's gate (AUC within 0.002, 99.5% of labels kept).
+project's gate (AUC within 0.002, 99.5% of labels kept). The engine this folder runs by default (`manifest.json`, the
+fastest that passes): `{inputs.export["default_engine"]}`.
 
 ## Limitations and risks
 
@@ -185,7 +188,7 @@ from complaints.predictor import Predictor
 from complaints.decision import label_words
 from complaints.modelfolder import folder_threshold
 
-predictor = Predictor.load(Path("."), engine="onnx")
+predictor = Predictor.load(Path("."), engine="{inputs.export["default_engine"]}")
 probability = predictor.non_complaint_probability(["@united lost my bag again"])
 label_words(probability, folder_threshold(Path(".")).value)
 ```

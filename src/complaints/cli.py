@@ -208,22 +208,24 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def summary(args: argparse.Namespace) -> None:
-    """Each model's validation AUC and accuracy, the test count at the threshold, and where the report and release are."""
+    """The headline metrics (in git, as `dvc metrics show` reads them): each model on validation and on the external
+    set, the threshold and the test count at it, and where the report and release are."""
     from complaints.io import read_json
 
-    def metrics(name: str) -> dict:
-        return read_json(args.metrics / f"{name}.json")
+    def figures(path: Path) -> dict | None:
+        return read_json(path) if path.is_file() else None
 
-    rows = [("TF-IDF + NB baseline", metrics("baseline")), ("tutorial's recipe", metrics("tutorial")),
-            ("default recipe, seed 42", metrics("bert")), ("default + baseline (ensemble)", metrics("ensemble"))]
-    seeds, threshold = metrics("seeds"), metrics("threshold")
-    print(f"{'validation (340 tweets)':<32} {'AUC':>8} {'accuracy':>9}")
-    for name, values in rows:
-        print(f"{name:<32} {values['auc']:>8.4f} {values['accuracy']:>9.2%}")
-    spread = f"default recipe, {seeds['seeds']} seeds (mean)"
-    print(f"{spread:<32} {seeds['auc_mean']:>8.4f} {seeds['accuracy_mean']:>9.2%}")
-    print(f"\ntest: {threshold['non_complaints']:,} of {threshold['tweets']:,} tweets called non-complaint at "
-          f"{threshold['threshold']:.4f} ({threshold['strategy']}); EM estimate of the share: {threshold['prior_estimate']:.1%}")
+    rows = [("TF-IDF + NB baseline", "baseline"), ("tutorial's recipe", "tutorial"), ("default recipe", "bert"),
+            ("default recipe, mean over seeds", "seeds"), ("default + baseline (ensemble)", "ensemble"),
+            ("refit (makes the test predictions)", "refit"), ("refit + baseline", "refit_ensemble")]
+    print(f"{'':<36} {'validation AUC':>14} {'accuracy':>9} {'external AUC':>13} {'accuracy':>9}")
+    for name, key in rows:
+        cells = []
+        for values in (figures(args.metrics / f"{key}.json"), figures(args.metrics / "external" / f"{key}.json")):
+            cells += [f"{values['auc']:.4f}", f"{values['accuracy']:.2%}"] if values else ["-", "-"]
+        print(f"{name:<36} {cells[0]:>14} {cells[1]:>9} {cells[2]:>13} {cells[3]:>9}")
+    threshold = read_json(args.metrics / "threshold.json")
+    print(f"\ntest: {threshold['non_complaints']:,} tweets called non-complaint at {threshold['threshold']:.4f}")
     print("report:  reports/report.md\nrelease: models/release (model card: models/release/README.md; "
           "`dvc artifacts get . complaint-classifier`)")
 

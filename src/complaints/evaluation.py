@@ -58,10 +58,21 @@ class EvaluateParams:
         require(self.batch_size >= 1, "evaluate.batch_size", self.batch_size, "an integer >= 1")
 
 
+# What `dvc metrics show` lists of a model (metrics/, committed to git); the rest of its figures go to reports/.
+HEADLINE = ("auc", "accuracy", "f1")
+
+
+def write_metrics(figures: dict, headline_keys: tuple[str, ...], metrics_path: Path, report_path: Path) -> None:
+    """The headline figures to `metrics_path`, all of them to `report_path`."""
+    write_json({key: figures[key] for key in headline_keys}, metrics_path)
+    write_json(figures, report_path)
+
+
 def write_evaluation(
-    validation: pd.DataFrame, non_complaint_probability: np.ndarray, extra: dict, metrics_path: Path, plots_dir: Path
+    validation: pd.DataFrame, non_complaint_probability: np.ndarray, extra: dict, metrics_path: Path, report_path: Path,
+    plots_dir: Path,
 ) -> dict:
-    """Write one model's validation metrics JSON, ROC points, confusion rows and probabilities."""
+    """Write one model's validation metrics (headline and report), ROC points, confusion rows and probabilities."""
     labels = validation["label"].to_numpy()
     metrics = {**classification_metrics(labels, non_complaint_probability), **extra}
     with atomic_dir(plots_dir) as staging:
@@ -71,7 +82,7 @@ def write_evaluation(
         write_table(
             validation[["id", "label"]].assign(non_complaint_probability=non_complaint_probability), staging / "val_probabilities.csv"
         )
-    write_json(metrics, metrics_path)
+    write_metrics(metrics, HEADLINE, metrics_path, report_path)
     return metrics
 
 

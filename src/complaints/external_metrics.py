@@ -3,7 +3,6 @@ negative reason."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,6 @@ from sklearn.metrics import roc_auc_score
 from complaints.analysis import expected_calibration_error, reliability_curve
 from complaints.config import require
 from complaints.data import NON_COMPLAINT
-from complaints.io import DataError, read_json, read_probabilities
 from complaints.metrics import classification_metrics
 from complaints.evaluation import auc_standard_error
 
@@ -70,19 +68,3 @@ def slice_rows(model_metrics: dict) -> pd.DataFrame:
             for kind, key in (("airline", "airline_auc"), ("reason", "reason_auc"))
             for name, auc in model_metrics[key].items()]
     return pd.DataFrame(rows)
-
-
-def seed_ensemble(folder: Path, ids: np.ndarray, refit_probability: np.ndarray) -> np.ndarray | None:
-    """The refit's probabilities averaged with those of the extra refits in `folder` (refit_seeds stage); None when
-    it holds none."""
-    seeds = read_json(folder / "seeds.json")["seeds"]
-    if not seeds:
-        return None
-    members = [refit_probability]
-    for seed in seeds:
-        path = folder / f"seed_{seed}.csv"
-        table = read_probabilities(path)
-        if table["id"].tolist() != ids.tolist():
-            raise DataError(f"{path}: its ids are not the external tweets' ids in order; rerun `dvc repro refit_seeds`")
-        members.append(table["non_complaint_probability"].to_numpy())
-    return np.mean(members, axis=0)

@@ -25,9 +25,16 @@ def engine_file(folder: Path, engine: str) -> Path:
 
 
 def resolve_engine(folder: Path, engine: str) -> str:
-    """`auto`: the fused fp32 ONNX graph when the folder has one (the export stage's models/serving), else PyTorch."""
+    """`auto`: the engine the folder's manifest names (the export stage's choice, judged by its gate), else the fused
+    fp32 ONNX graph when the folder has one, else PyTorch."""
     if engine != "auto":
         return engine
+    path = folder / MANIFEST_FILE
+    chosen = read_json(path).get("engine") if path.is_file() else None
+    if chosen is not None:
+        if chosen not in ENGINES:
+            raise DataError(f"{path}: 'engine' is {chosen!r}, expected one of {', '.join(ENGINES)}; rerun `dvc repro export`")
+        return chosen
     return "onnx" if engine_file(folder, "onnx").is_file() else "torch"
 
 
@@ -55,11 +62,12 @@ def file_digests(folder: Path) -> dict[str, str]:
             for path in sorted(folder.iterdir()) if path.is_file() and path.name != MANIFEST_FILE}
 
 
-def manifest(folder: Path) -> dict:
-    """Each file's digest and one digest over them all: what identifies the model wherever it is copied."""
+def manifest(folder: Path, engine: str | None = None) -> dict:
+    """Each file's digest and one digest over them all (what identifies the model wherever it is copied), and the
+    engine its users run by default."""
     files = file_digests(folder)
     overall = hashlib.sha256("".join(f"{name}\0{digest}\n" for name, digest in files.items()).encode()).hexdigest()
-    return {"digest": f"sha256:{overall}", "files": files}
+    return {"digest": f"sha256:{overall}", "files": files} | ({"engine": engine} if engine else {})
 
 
 def folder_digest(folder: Path) -> str:

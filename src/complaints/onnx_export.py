@@ -69,36 +69,58 @@ def operator_counts(path: Path) -> dict[str, int]:
     return counts
 
 
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8: per-channel s8 weights, 7-bit range, activations quantized on the fly."""
+def node_groups(graph_path: Path) -> dict[str, list[str]]:
+    """Node names by where they sit in the fused graph: each encoder layer's attention and projections, and the head."""
+    nodes = onnx.load(str(graph_path), load_external_data=False).graph.node
+    attention = [node.name for node in nodes if node.op_type == "Attention"]
+    groups = {f"layer {index}": [name] for index, name in enumerate(attention)}
+    for node in nodes:
+        if node.op_type == "MatMul" and "/layer." in node.name:
+            groups[f"layer {node.name.split('/layer.')[1].split('/')[0]}"].append(node.name)
+    groups["head"] = [node.name for node in nodes if node.op_type == "Gemm"]
+    return groups
+
+
+def quantize_int8(source: Path, target: Path, fp32_layers: tuple[int, ...] = ()) -> None:
+    """Dynamic int8 (per-channel s8 weights, 7-bit range, activations quantized on the fly), the encoder layers
+    `fp32_layers` left in fp32."""
+    groups = node_groups(source)
+    excluded = [name for layer in fp32_layers for name in groups[f"layer {layer}"]]
     logging.disable(logging.INFO)  # the quantizer logs a line per tensor to the root logger
     try:
         quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                         nodes_to_exclude=excluded, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         logging.disable(logging.NOTSET)
 
 
 @dataclass(frozen=True)
 class ExportParams:
-    """The `export` section: the largest probability difference from PyTorch the fp32 graph may show, batch size."""
+    """The `export` section: the largest probability difference from PyTorch the fp32 graph may show, batch size, and
+    the encoder layers the int8 graph keeps in fp32."""
 
     max_difference: float = 1.0e-4
     batch_size: int = 128
+    int8_fp32_layers: tuple[int, ...] = (0, 1, 2)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "int8_fp32_layers", tuple(self.int8_fp32_layers))
         require(0 < self.max_difference < 1, "export.max_difference", self.max_difference, "a number in (0, 1)")
         require(self.batch_size >= 1, "export.batch_size", self.batch_size, "an integer >= 1")
+        require(all(isinstance(layer, int) and not isinstance(layer, bool) and layer >= 0
+                    for layer in self.int8_fp32_layers), "export.int8_fp32_layers", list(self.int8_fp32_layers),
+                "a list of encoder layer indices (integers >= 0)")
 
 
 class ExportError(DataError):
     """The exported graph lost a fusion or disagrees with PyTorch."""
 
 
-def export_folder(model_folder: Path, target: Path, scratch: Path) -> dict:
-    """`target` gets the model folder's files, `model.onnx` (fused fp32) and `model_int8.onnx`; returns fusion counts.
+def export_folder(model_folder: Path, target: Path, scratch: Path, fp32_layers: tuple[int, ...] = ()) -> dict:
+    """`target` gets the model folder's files, `model.onnx` (fused fp32) and `model_int8.onnx` (its layers
+    `fp32_layers` in fp32); returns fusion counts.
 
-    Fails unless every encoder layer's attention was fused.
+    Fails unless every encoder layer's attention was fused, and when a layer to keep in fp32 does not exist.
     """
     for path in sorted(model_folder.iterdir()):
         if path.is_file():
@@ -111,5 +133,8 @@ def export_folder(model_folder: Path, target: Path, scratch: Path) -> dict:
     if sum(fused.get(name, 0) for name in FUSED_ATTENTION) != layers:
         raise ExportError(f"{target / ENGINE_FILES['onnx']}: attention fused in {fused} for {layers} layers; "
                           f"ONNX Runtime's optimizer no longer recognises the exported attention")
-    quantize_int8(target / ENGINE_FILES["onnx"], target / ENGINE_FILES["onnx-int8"])
+    if any(layer >= layers for layer in fp32_layers):
+        raise ExportError(f"export.int8_fp32_layers is {list(fp32_layers)}, but {model_folder} has {layers} encoder "
+                          f"layers (0 to {layers - 1})")
+    quantize_int8(target / ENGINE_FILES["onnx"], target / ENGINE_FILES["onnx-int8"], fp32_layers)
     return fused

@@ -95,13 +95,13 @@ def sweep_figure(metrics: Path, plots: Path, target: Path) -> None:
     save(figure, target)
 
 
-def calibration_figure(metrics: Path, plots: Path, models: list[str], target: Path) -> None:
+def calibration_figure(reports: Path, plots: Path, models: list[str], target: Path) -> None:
     """Reliability curves: mean predicted probability against the observed share of non-complaints, per bin."""
     figure, axes = chart(5.5, 5)
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
     for model in models:
         curve = pd.read_csv(plots / "analysis" / model / "calibration.csv").dropna()
-        ece = read_json(metrics / "analysis.json")[f"{model}_ece"]
+        ece = read_json(reports / "analysis.json")[f"{model}_ece"]
         axes.plot(curve["predicted"], curve["observed"], color=COLOURS[model], marker="o",
                   label=f"{MODELS[model]} (ECE {ece:.3f})")
     axes.set(xlabel="mean predicted probability of non-complaint (10 bins)",
@@ -158,14 +158,14 @@ def mistakes_table(mistakes: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def report_page(metrics: Path, plots: Path, figures: Path, commit: str | None, previous: dict[str, dict],
+def report_page(metrics: Path, reports: Path, plots: Path, figures: Path, commit: str | None, previous: dict[str, dict],
                 slices: pd.DataFrame, analysed: list[str]) -> str:
     """The page: headline table, charts (linked from `figures`), threshold, calibration, slices and mistakes."""
-    analysis, threshold = read_json(metrics / "analysis.json"), read_json(metrics / "threshold.json")
+    analysis, threshold = read_json(reports / "analysis.json"), read_json(reports / "threshold.json")
     mistakes = pd.read_csv(plots / "analysis" / "bert" / "mistakes.csv")
     return f"""# Evaluation report
 
-Validation: the tutorial's 340 tweets. Every figure below comes from this run's `metrics/` and `plots/`; the release
+Validation: the tutorial's 340 tweets. Every figure below comes from this run's `metrics/`, `reports/` and `plots/`; the release
 is `models/release/` (`dvc artifacts get . complaint-classifier`), with its model card in `models/release/README.md`.
 
 ## Headline
@@ -173,7 +173,7 @@ is `models/release/` (`dvc artifacts get . complaint-classifier`), with its mode
 {headline_table(metrics, commit, previous)}
 
 The change is against `dvc.lock` at {f"commit `{commit}`" if commit else "the previous commit (none found)"}, the
-commit this run started from; `-` where that commit had no such figure in the local cache.
+commit this run started from (its headline metrics are in git); `-` where that commit had no such figure.
 One standard error of an AUC on 340 tweets is about 0.02.
 
 ## ROC
