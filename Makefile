@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup pipeline test test-fast check-plots check-report
+.PHONY: setup pipeline share test test-fast check-plots check-report
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ $(VENV)/.installed: pyproject.toml
 pipeline: setup
 	dvc repro
 	complaints summary
+
+# `dvc push --run-cache` and the files its runs name that DVC 3 leaves behind: a teammate's `dvc repro --pull`
+# then reruns nothing it can restore (docs/pipeline.md). REMOTE=name picks a remote other than the default.
+share: setup
+	python -m complaints.sharing $(if $(REMOTE),-r $(REMOTE))
 
 # Everything, on both cores (pytest-xdist; a group of tests sharing a module fixture stays on one worker).
 test: setup

@@ -5,7 +5,7 @@ process so peak memory is its own. Needs `data/split` (run `dvc repro split` fir
 
 Run:  python -m benchmarks.compare            # full: every batch, params' epochs (about 10 minutes on 2 cores)
       python -m benchmarks.compare --short    # 20 training batches, 1 epoch (a few minutes)
-Writes benchmarks/results/latest.json and a dated copy; `python -m benchmarks.report` puts the table in README.md.
+Writes benchmarks/results/latest.json and a dated copy; `python -m benchmarks.report` puts the table in the docs.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ fp32 peak each reaches (the nominal AVX2 FMA peak, and the best matrix multiply 
 same run), and each engine's agreement with PyTorch at the pipeline's threshold.
 Needs the pipeline's outputs (`dvc repro` or `dvc pull`): models/serving, metrics/threshold.json, data/split.
 Run:  python -m benchmarks.engines            # about 5 minutes on 2 cores
-Writes benchmarks/results/engines.json and a dated copy; `python -m benchmarks.report` puts the table in README.md.
+Writes benchmarks/results/engines.json and a dated copy; `python -m benchmarks.report` puts the table in the docs.
 """
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """int8 options for the serving graph, judged by the export stage's gate: test labels kept at the folder's threshold,
 the change in validation and external AUC against ONNX fp32, and tweets/s on the test tweets, on this machine.
 
-Options: today's dynamic quantization; static (calibrated on training tweets) QDQ, per tensor and per channel; and
+Options: dynamic quantization of every layer; static (calibrated on training tweets) QDQ, per tensor and per channel; and
 dynamic quantization leaving the most sensitive nodes in fp32, found by measuring each encoder layer's effect on the
 test labels alone (its attention, its output projections) and the head's.
 
 Needs the pipeline's outputs (`dvc repro` or `dvc pull`): models/serving, data/split, data/external.
 Run:  python -m benchmarks.int8                 # about 10 minutes on 2 cores
-Writes benchmarks/results/int8.json and a dated copy; `python -m benchmarks.report` puts the table in README.md.
+Writes benchmarks/results/int8.json and a dated copy; `python -m benchmarks.report` puts the table in the docs.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def main() -> None:
             return figures
 
         groups = node_groups(source)
-        result["options"]["dynamic (today's)"] = measure("dynamic (today's)")
+        result["options"]["dynamic, every layer in int8"] = measure("dynamic, every layer in int8")
         # Static QDQ cannot scale the head's int32 bias after mean pooling (ONNX Runtime raises): the head stays fp32.
         for option in ("static QDQ, per tensor, head in fp32", "static QDQ, per channel, head in fp32"):
             result["options"][option] = measure(option, groups["head"])

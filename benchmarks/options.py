@@ -9,7 +9,7 @@ The rule: a difference smaller than two standard errors is not acted on, and the
 
 Needs the pipeline's outputs (data/external, plots/external) and the experiments in this repository's cache.
 Run:  python -m benchmarks.options --round 2 layer-decay-0.8 pooling-cls self-training --ensembles refit-seeds
-Writes benchmarks/results/options-round{N}.json; `python -m benchmarks.report` puts the tables in README.md.
+Writes benchmarks/results/options-round{N}.json; `python -m benchmarks.report` puts the tables in docs/quality.md.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Time the whole default pipeline: `dvc repro --force`, every stage's wall time from DVC's own log lines.
 
 Run:  python -m benchmarks.pipeline    # about 20 minutes on 2 cores; reruns every stage
-Writes benchmarks/results/pipeline.json and a dated copy; `python -m benchmarks.report` puts the figures in README.md.
+Writes benchmarks/results/pipeline.json and a dated copy; `python -m benchmarks.report` puts the figures in the docs.
 """
 from __future__ import annotations
 

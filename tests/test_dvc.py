@@ -136,6 +136,25 @@ def test_second_repro_runs_nothing_and_metrics_line_up(reproduced_copy):
         assert set(files[f"metrics/external/{model}.json"]["data"]) == {"auc", "accuracy", "f1", "auc_se"}
 
 
+def test_a_clone_without_data_shows_the_committed_headline_metrics_in_120_columns(tiny_project, tmp_path):
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(tiny_project), str(clone)], tmp_path)
+    assert not (clone / ".dvc" / "cache").exists() and not (clone / "models").exists(), "nothing but git"
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], clone).stdout)
+    files = next(iter(shown.values()))["data"]
+    committed = {str(path.relative_to(clone)): json.loads(path.read_text()) for path in (clone / "metrics").rglob("*.json")}
+    assert {path: figures["data"] for path, figures in files.items()} == committed
+    assert {"metrics/bert.json", "metrics/external/refit.json", "metrics/threshold.json",
+            "metrics/engines/onnx-int8.json"} <= set(committed)
+    table = run(["dvc", "metrics", "show"], clone).stdout.splitlines()
+    assert len(table) == len(committed) + 1 and max(map(len, table)) <= 120, "\n".join(table)
+    header = table[0].split()
+    assert header[0] == "Path" and len(header) - 1 <= 15
+    # Against the commit before (the project's own run, in git too): every headline figure, old and new.
+    diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--all", "--json"], clone).stdout)
+    assert diff["metrics/bert.json"]["auc"]["new"] == committed["metrics/bert.json"]["auc"]
+
+
 REPORTS = {"release", "report"}
 SEED_STAGES = {"seed@train-1", "seed@refit-1"}  # the tiny params: seed 1, both fits
 BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "compare", "export", "predict", "threshold",
@@ -236,7 +255,7 @@ def test_teammate_pulls_and_reproduces_nothing(reproduced_copy, tmp_path):
     params["threshold"]["fixed"] = 0.6
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["dvc", "repro"], project)
-    run(["dvc", "push", "--run-cache"], project)
+    run(["python", "-m", "complaints.sharing"], project)
     run(["git", "checkout", "HEAD", "--", "."], project)
     run(["dvc", "checkout", "--force"], project)
     run(["dvc", "push"], project)
