@@ -2,13 +2,15 @@
 concurrent load (1, 8 and 32 clients; requests of 1 and of 50 tweets; one worker process and two), next to the
 predictor's batched throughput in process, and the throughput of the `complaints` CLI on a 10,000-tweet file.
 
-Needs the pipeline's outputs (`dvc repro` or `dvc pull`): models/serving, metrics/threshold.json, data/split.
+Needs the pipeline's outputs (`dvc repro` or `dvc pull`): models/serving, data/split. The engine is the one the
+serving folder names (what `complaints` runs on it by default).
 Run:  python -m benchmarks.serving            # about 6 minutes on 2 cores
-Writes benchmarks/results/serving.json and a dated copy; `python -m benchmarks.report` puts the figures in README.md.
+Writes benchmarks/results/serving.json and a dated copy; `python -m benchmarks.report` puts the figures in docs/serving.md.
 """
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -21,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.compare import ROOT, run_header, save
+from complaints.modelfolder import resolve_engine
 
 MODEL = ROOT / "models" / "serving"
-ENGINE = "onnx"  # what `complaints` runs on models/serving by default
+ENGINE = resolve_engine(MODEL, "auto") if MODEL.is_dir() else "onnx"
 COMPLAINTS = str(Path(sys.executable).parent / "complaints")
 SINGLE_TWEETS = 200
 FILE_TWEETS = 10_000
@@ -43,20 +46,49 @@ def percentiles(seconds: list[float]) -> dict:
     return {f"p{q}_ms": 1000 * float(np.percentile(seconds, q)) for q in (50, 95, 99)}
 
 
-def batched_throughput(tweets: list[str]) -> dict:
-    """The predictor in process on 4,000 distinct tweets in batches of 64: the ceiling the service is measured against."""
-    from complaints.predictor import Predictor
-
-    predictor = Predictor.load(MODEL, batch_size=64, engine=ENGINE)
-    predictor.non_complaint_probability(tweets[:64])
-    texts = list(dict.fromkeys(tweets))[:LOAD_TWEETS]
+def tweets_per_s(predictor, texts: list[str], chunk: int) -> float:
+    """The predictor's throughput on `texts` handed to it `chunk` at a time."""
     started = time.perf_counter()
-    predictor.non_complaint_probability(texts)
-    return {"tweets": len(texts), "tweets_per_s": len(texts) / (time.perf_counter() - started)}
+    for start in range(0, len(texts), chunk):
+        predictor.non_complaint_probability(texts[start:start + chunk])
+    return len(texts) / (time.perf_counter() - started)
 
 
-def load_run(base_url: str, tweets: list[str], clients: int, size: int) -> dict:
-    """`clients` threads, each with its own connection, posting requests of `size` distinct tweets until done."""
+def batched_throughput(tweets: list[str]) -> dict:
+    """The predictor in process on 4,000 distinct tweets: all at once in batches of 64 (length-sorted, the ceiling the
+    service is measured against), and 32 at a time in arrival order with the service's batch size (what one batch of
+    32 concurrent single-tweet requests can give, since requests not yet arrived cannot be sorted in)."""
+    from complaints.config import load_section
+    from complaints.predictor import Predictor
+    from complaints.service import ServeParams
+
+    texts = [f"{tweet} #{index}" for index, tweet in enumerate(tweets[:LOAD_TWEETS])]
+    service_batch_size = load_section(ROOT / "params.yaml", "serve", ServeParams).batch_size
+    figures = {"tweets": len(texts), "service_batch_size": service_batch_size}
+    for name, batch_size, chunk in (("tweets_per_s", 64, len(texts)), ("arrival_order_tweets_per_s", service_batch_size, 32),
+                                    ("arrival_order_batch_64_tweets_per_s", 64, 32)):
+        predictor = Predictor.load(MODEL, batch_size=batch_size, engine=ENGINE)
+        predictor.non_complaint_probability(tweets[:64])
+        figures[name] = tweets_per_s(predictor, texts, chunk)
+    return figures
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process and its children (uvicorn's workers), from /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def load_run(base_url: str, server_pid: int, tweets: list[str], clients: int, size: int) -> dict:
+    """`clients` threads, each with its own connection, posting requests of `size` distinct tweets until done; the
+    CPU time the client and the server spent meanwhile."""
     import httpx
 
     texts = [f"{tweet} #{index}" for index, tweet in enumerate(tweets[:LOAD_TWEETS])]
@@ -73,14 +105,17 @@ def load_run(base_url: str, tweets: list[str], clients: int, size: int) -> dict:
                 seconds.append(time.perf_counter() - started)
         return seconds, errors
 
-    started = time.perf_counter()
+    started, client_cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(client_run, shares))
     elapsed = time.perf_counter() - started
+    client_cpu, server_cpu = time.process_time() - client_cpu, cpu_seconds(server_pid) - server_cpu
     seconds = [value for share, _ in results for value in share]
     return {"clients": clients, "tweets_per_request": size, "requests": len(requests),
             "errors": sum(errors for _, errors in results), "requests_per_s": len(requests) / elapsed,
-            "tweets_per_s": len(texts) / elapsed, **percentiles(seconds)}
+            "tweets_per_s": len(texts) / elapsed, **percentiles(seconds), "client_cpu_s": client_cpu,
+            "server_cpu_s": server_cpu, "server_cpu_ms_per_tweet": 1000 * server_cpu / len(texts),
+            "client_cpu_share": client_cpu / (client_cpu + server_cpu)}
 
 
 def started_service(*options: str) -> tuple[subprocess.Popen, str, float]:
@@ -107,10 +142,10 @@ def service_load(tweets: list[str]) -> list[dict]:
     for workers in (1, 2):
         process, base_url, _ = started_service("--workers", str(workers))
         try:
-            load_run(base_url, tweets, 8, 1)  # warm-up
+            load_run(base_url, process.pid, tweets, 8, 1)  # warm-up
             for clients in CONCURRENCY:
                 for size in REQUEST_TWEETS:
-                    runs.append({"workers": workers, **load_run(base_url, tweets, clients, size)})
+                    runs.append({"workers": workers, **load_run(base_url, process.pid, tweets, clients, size)})
                     print(json.dumps(runs[-1]), flush=True)
         finally:
             process.terminate()

@@ -45,7 +45,7 @@ class ServeParams:
     max_in_flight_texts: int = 4096
     batch_max_texts: int = 256
     batch_wait_ms: float = 0.0
-    batch_size: int = 64
+    batch_size: int = 8
 
     def __post_init__(self) -> None:
         for key in ("max_texts", "max_chars", "max_in_flight_texts", "batch_max_texts", "batch_size"):
