@@ -3,7 +3,6 @@ import json
 import re
 import subprocess
 from io import StringIO
-from pathlib import Path
 
 import pandas as pd
 import yaml
@@ -89,29 +88,45 @@ def test_every_image_the_report_links_exists_and_is_a_non_empty_png(workdir):
     assert "## Headline" in report and "| model | metric | this run |" in report and "false" in report
 
 
-def test_artifacts_get_from_a_second_clone_gives_a_model_the_cli_loads(reproduced_copy, tmp_path):
-    # The project's remote, committed in its config as a team's would be, holding what `dvc repro` made.
-    remote = tmp_path / "team-remote"
-    first = tmp_path / "first"
-    run(["git", "clone", "-q", str(reproduced_copy), str(first)], tmp_path)
-    run(["dvc", "remote", "add", "--local", "-f", "seed", str(remote)], reproduced_copy)
-    run(["dvc", "push", "-r", "seed"], reproduced_copy)
-    run(["dvc", "remote", "add", "-f", "-d", "team", str(remote)], first)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "team remote"], first)
-    run(["git", "tag", "-a", "complaint-classifier@v1.0.0", "-m", "Registered version v1.0.0"], first)
+def readme_registry_commands() -> tuple[str, str]:
+    """The README's registry block as written: (the producer's lines, the consumer's lines)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- registry:start -->", 1)[1].split("<!-- registry:end -->", 1)[0]
+    script = block.split("```bash\n", 1)[1].split("```", 1)[0]
+    producer, consumer = script.split("\n# a consumer", 1)
+    return producer, "# a consumer" + consumer
 
-    second = tmp_path / "second"
-    run(["git", "clone", "-q", str(first), str(second)], tmp_path)
-    run(["dvc", "artifacts", "get", str(first), "complaint-classifier", "--rev", "v1.0.0", "-o", "fetched"], second)
-    fetched = second / "fetched"
-    assert (fetched / "README.md").is_file() and (fetched / "model.onnx").is_file()
-    result = subprocess.run([str(BIN / "complaints"), "predict", "--model", str(fetched), "@united lost my bag again"],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    row = pd.read_csv(StringIO(result.stdout)).iloc[0]
-    threshold = json.loads((fetched / "threshold.json").read_text())["threshold"]
+
+def test_the_readmes_registry_commands_work_as_written_from_a_second_clone(reproduced_copy, tmp_path):
+    # The team's git server (a bare repository) and DVC remote; the producer's clone shares the reproduced cache.
+    origin, remote, producer = tmp_path / "origin.git", tmp_path / "team-remote", tmp_path / "producer"
+    run(["git", "clone", "-q", "--bare", str(reproduced_copy), str(origin)], tmp_path)
+    run(["git", "clone", "-q", str(origin), str(producer)], tmp_path)
+    cache = run(["dvc", "cache", "dir"], reproduced_copy).stdout.strip()
+    run(["dvc", "cache", "dir", "--local", cache], producer)
+    run(["dvc", "remote", "add", "-f", "-d", "team", str(remote)], producer)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "team remote"], producer)
+    run(["git", "push", "-q", "origin", "HEAD"], producer)
+    producer_lines, consumer_lines = readme_registry_commands()
+    environment = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path), "GIT_AUTHOR_NAME": "t",
+                   "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    made = subprocess.run(["bash", "-euo", "pipefail", "-c", producer_lines], cwd=producer, env=environment,
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    used = subprocess.run(["bash", "-euo", "pipefail", "-c", consumer_lines], cwd=consumer,
+                          env=environment | {"REPO": str(origin)}, capture_output=True, text=True)
+    assert used.returncode == 0, used.stderr
+    for fetched in (consumer / "cc-1.0.0", consumer / "cc-latest"):
+        assert (fetched / "README.md").is_file() and (fetched / "model.onnx").is_file()
+        assert (fetched / "model.safetensors").stat().st_size > 1_000_000
+    printed = used.stdout.splitlines()
+    header = next(index for index, line in enumerate(printed) if "non_complaint_probability" in line)
+    row = pd.read_csv(StringIO("\n".join(printed[header:]))).iloc[0]
+    threshold = json.loads((consumer / "cc-latest" / "threshold.json").read_text())["threshold"]
     assert row["label"] == ("non-complaint" if row["non_complaint_probability"] > threshold else "complaint")
-    assert Path(fetched / "model.safetensors").stat().st_size > 1_000_000
 
 
 def test_the_card_names_the_embedded_model_by_its_hub_id():
