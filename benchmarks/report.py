@@ -106,7 +106,7 @@ def results_block() -> str:
             lines.append(f"| {label} | {cells(validation)} | {cells(external, with_se=True)} |")
     threshold = headline("threshold.json")
     engine = yaml.safe_load((ROOT / "params.yaml").read_text())["predict"]["engine"]
-    kept = ", ".join(f"`{path.stem}` {json.loads(path.read_text())['labels_kept']:.2%}"
+    kept = ", ".join(f"`{path.stem}` {headline(f'engines/{path.name}')['labels_kept']:.2%}"
                      for path in sorted((METRICS / "engines").glob("*.json")))
     refit, tutorial_best = headline("external/refit.json"), max((headline("bert.json"), headline("ensemble.json")),
                                                                  key=lambda figures: figures["auc"])
@@ -327,7 +327,10 @@ def rendered() -> dict[Path, tuple[str, str]]:
     documents: dict[Path, tuple[str, str]] = {}
     for name, (file, render) in BLOCKS.items():
         path = ROOT / file
-        now, generated = documents.get(path, (path.read_text(), path.read_text()))
+        if path not in documents:
+            text = path.read_text()
+            documents[path] = (text, text)
+        now, generated = documents[path]
         documents[path] = (now, replace_block(generated, name, render(), path))
     return documents
 
@@ -335,13 +338,13 @@ def rendered() -> dict[Path, tuple[str, str]]:
 def main(argv: list[str] | None = None) -> None:
     """Rewrite every block, or with --check list the stale ones and exit 1."""
     check = "--check" in (sys.argv[1:] if argv is None else argv)
-    stale = [path for path, (now, generated) in rendered().items() if now != generated]
+    stale = {path: generated for path, (now, generated) in rendered().items() if now != generated}
     if check:
         if stale:
             raise SystemExit("stale generated blocks in " + ", ".join(str(path.relative_to(ROOT)) for path in stale)
                              + "; run `python -m benchmarks.report`")
         return
-    for path, (_, generated) in rendered().items():
+    for path, generated in stale.items():
         path.write_text(generated)
 
 

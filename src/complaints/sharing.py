@@ -14,8 +14,8 @@ from dvc.repo import Repo
 
 def push_run_cache(repo: Repo, remote: str | None = None) -> tuple[int, int]:
     """Push the workspace, every run entry and every file they name; return (files pushed, files missing)."""
-    repo.push(remote=remote, run_cache=True)
-    entries = repo.stage_cache.push(remote)
+    repo.push(remote=remote)
+    entries = repo.stage_cache.push(remote)  # what `--run-cache` adds: the entries, named by (key, value)
     pushed, missing = 0, 0
     for odb, objects in repo.stage_cache.get_used_objs(entries, remote=remote).items():
         result = repo.cloud.push(objects, remote=remote, odb=odb)
