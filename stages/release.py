@@ -30,8 +30,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
 
     metrics = {field.name: read_json(args.reports / f"{field.name}.json") for field in fields(CardInputs)
-               if field.name != "training"}
-    inputs = CardInputs(**metrics, training=read_json(args.serving / "training.json"))
+               if field.name not in ("training", "config")}
+    inputs = CardInputs(**metrics, training=read_json(args.serving / "training.json"),
+                        config=read_json(args.serving / "config.json"))
     threshold = inputs.threshold
     with atomic_dir(args.out) as staging:
         for path in sorted(args.serving.iterdir()):

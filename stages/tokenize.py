@@ -1,10 +1,12 @@
 """Tokenize train, validation and test tweets with the model's fast tokenizer (the tutorial's MAX_LEN).
 
-Reads: data/split/{train,val,test}.parquet, params `model`, `tokenize`.
+Reads: data/split/{train,val,test}.parquet, params `model` (or `teacher` with --encoder teacher), `tokenize`.
 Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json
 (the model's name, architecture and vocabulary digest, and max_len: no path, so every checkout writes the same bytes),
 reports/tokens.json (token-length statistics per split)
 Run:   python -m stages.tokenize --split data/split --out data/tokens --stats reports/tokens.json
+       python -m stages.tokenize --encoder teacher --split data/split --out data/teacher_tokens \
+           --stats reports/teacher_tokens.json
 """
 from __future__ import annotations
 
@@ -16,18 +18,22 @@ from complaints.config import load_section
 from complaints.encoding import encode, length_stats
 from complaints.pretrained import ModelParams, TokenizeParams, check_max_len, load_tokenizer, model_record, resolve_model
 from complaints.io import atomic_dir, read_parquet, write_json
+from complaints.teacher import TeacherParams
 from complaints.tokens import Tokens
 
 SPLITS = ("train", "val", "test")
+# The params section naming each encoder.
+ENCODERS = {"model": ModelParams, "teacher": TeacherParams}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Encode every split and record the resolved model."""
     arguments = stage.parser(__doc__)
+    arguments.add_argument("--encoder", choices=sorted(ENCODERS), default="model", help="params section naming it")
     for option in ("--split", "--out", "--stats"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
-    model = load_section(args.params, "model", ModelParams)
+    model = load_section(args.params, args.encoder, ENCODERS[args.encoder])
     params = load_section(args.params, "tokenize", TokenizeParams)
 
     location = resolve_model(model.name)

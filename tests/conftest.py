@@ -81,23 +81,31 @@ TINY_ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads"
                 "max_position_embeddings": 512}
 
 
-def build_tiny_encoder(folder: Path) -> None:
-    """A seeded, randomly initialised BERT of TINY_ENCODER's size with the embedded model's tokenizer and vocabulary."""
+def build_tiny(folder: Path, architecture: str, seed: int) -> None:
+    """A seeded, randomly initialised encoder of `architecture` (bert, mpnet) and TINY_ENCODER's size, with the embedded
+    model's tokenizer and vocabulary."""
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import AutoConfig, AutoModel
 
     from complaints.pretrained import load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model("embedded"))
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=len(tokenizer), **TINY_ENCODER)).save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = AutoConfig.for_model(architecture, vocab_size=len(tokenizer), **TINY_ENCODER)
+    AutoModel.from_config(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory) -> Path:
     """The tiny encoder's folder, a valid `model.name`."""
-    return built_once(tmp_path_factory, "tiny-encoder", build_tiny_encoder)
+    return built_once(tmp_path_factory, "tiny-encoder", lambda folder: build_tiny(folder, "bert", seed=0))
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory) -> Path:
+    """The tiny teacher's folder (MPNet, the teacher's architecture), a valid `teacher.name`."""
+    return built_once(tmp_path_factory, "tiny-teacher", lambda folder: build_tiny(folder, "mpnet", seed=1))
 
 
 def build_tiny_model(folder: Path, encoder: Path) -> None:
@@ -152,7 +160,7 @@ def raw_dir(tmp_path: Path) -> Path:
 def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> dict[str, str]:
     """A mirror folder with the first rows of each real CSV, and external/ with every 100th external row (74, all
     airlines); returns the SHA-256 digests by file name."""
-    from complaints.download import sha256_of
+    from complaints.io import sha256_of
     from complaints.external_data import EXTERNAL_FILE
 
     (folder / "external").mkdir(parents=True, exist_ok=True)
@@ -165,8 +173,8 @@ def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> di
         EXTERNAL_FILE: sha256_of(folder / "external" / EXTERNAL_FILE)}
 
 
-def tiny_params(mirror: Path, digests: dict[str, str], model: str) -> dict:
-    """The project's params on a tiny mirror and the encoder `model`: short MAX_LEN, one epoch, small batches and alpha
+def tiny_params(mirror: Path, digests: dict[str, str], model: str, teacher: str) -> dict:
+    """The project's params on a tiny mirror, the encoder `model` and the teacher `teacher`: short MAX_LEN, one epoch, small batches and alpha
     grid, one extra seed and one extra refit, a short bootstrap."""
     import yaml
 
@@ -185,25 +193,29 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str) -> dict:
     # A random encoder's int8 graph need not pass the engines gate: the tiny project serves the fp32 graph.
     params["predict"]["engine"] = "onnx"
     params["tutorial"].update(epochs=1, batch_size=8, eval_batch_size=16)
+    params["teacher"]["name"] = teacher
+    params["teacher_train"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
     params["compare"]["resamples"] = 200
     params["threshold"]["review_size"] = 5
     return params
 
 
-def write_tiny_params(folder: Path, model: str) -> Path:
-    """A tiny mirror in `folder` and a params.yaml for it and `model`, usable by stage mains; returns the params path."""
+def write_tiny_params(folder: Path, model: str, teacher: str) -> Path:
+    """A tiny mirror in `folder` and a params.yaml for it, `model` and `teacher`, usable by stage mains; returns the
+    params path."""
     import yaml
 
     path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(tiny_params(folder / "mirror", make_tiny_mirror(folder / "mirror"), model)))
+    path.write_text(yaml.safe_dump(tiny_params(folder / "mirror", make_tiny_mirror(folder / "mirror"), model, teacher)))
     return path
 
 
 @pytest.fixture(scope="session")
-def tiny_params_file(tmp_path_factory, tiny_encoder) -> Path:
-    """A params.yaml for the tiny mirror and the tiny encoder, usable by stage mains."""
-    return built_once(tmp_path_factory, "tiny", lambda folder: write_tiny_params(folder, str(tiny_encoder))) / "params.yaml"
+def tiny_params_file(tmp_path_factory, tiny_encoder, tiny_teacher) -> Path:
+    """A params.yaml for the tiny mirror, the tiny encoder and the tiny teacher, usable by stage mains."""
+    return built_once(tmp_path_factory, "tiny",
+                      lambda folder: write_tiny_params(folder, str(tiny_encoder), str(tiny_teacher))) / "params.yaml"
 
 
 def run_threshold(params_path, work, outputs_in) -> dict:
@@ -220,7 +232,10 @@ def run_threshold(params_path, work, outputs_in) -> dict:
 def run_chain(tiny_params_file: Path, work: Path) -> None:
     """The whole chain of stage mains in `work`, as `dvc repro` runs them: each stage's report as `work/{name}.json`,
     the headline metrics in `work/metrics`."""
-    from stages import analysis, baseline, compare, ensemble, evaluate, external, external_data, release, report, seeds, train
+    from stages import (
+        analysis, average, baseline, compare, ensemble, evaluate, external, external_data, release, report, seeds, tokenize,
+        train,
+    )
 
     params = ["--params", str(tiny_params_file)]
     headline = work / "metrics"
@@ -239,10 +254,18 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
         train.main(params + ["--tokens", str(work / "tokens"), "--fit", fit, "--seed", "1", "--epochs-from",
                              str(work / "bert" / "training.json"), "--model", str(work / "seeds" / f"{fit}-1"),
                              "--live", str(work / "live_seeds" / f"{fit}-1")])
-    for name in ("bert", "tutorial"):
-        evaluate.main(params + ["--tokens", str(work / "tokens"), "--model", str(work / name),
+    tokenize.main(params + ["--encoder", "teacher", "--split", str(work / "split"), "--out", str(work / "teacher_tokens"),
+                            "--stats", str(work / "teacher_tokens.json")])
+    train.main(params + ["--section", "teacher_train", "--tokens", str(work / "teacher_tokens"), "--fit", "train",
+                         "--model", str(work / "teacher"), "--live", str(work / "live_teacher")])
+    for name, tokens in (("bert", "tokens"), ("tutorial", "tokens"), ("teacher", "teacher_tokens")):
+        evaluate.main(params + ["--tokens", str(work / tokens), "--model", str(work / name),
                                 "--metrics", str(headline / f"{name}.json"), "--report", str(work / f"{name}.json"),
                                 "--plots", str(work / "plots" / name)])
+    average.main(params + ["--members", str(work / "plots" / "bert" / "val_probabilities.csv"),
+                           str(work / "plots" / "teacher" / "val_probabilities.csv"),
+                           "--metrics", str(headline / "bert_teacher.json"), "--report", str(work / "bert_teacher.json"),
+                           "--plots", str(work / "plots" / "bert_teacher")])
     seeds.main(params + ["--tokens", str(work / "tokens"), "--models", str(work / "seeds"), "--main", str(headline / "bert.json"),
                          "--metrics", str(headline / "seeds.json"), "--report", str(work / "seeds.json")])
     ensemble.main(params + ["--bert-dev", str(work / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(work / "baseline_oof.csv"),
@@ -257,7 +280,8 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
     external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
                                  "--report", str(work / "external_data.json")])
     external.main(params + ["--tweets", str(work / "external" / "tweets.parquet"), "--baseline", str(work / "baseline.joblib"),
-                            "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--serving", str(work / "serving"),
+                            "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--teacher", str(work / "teacher"),
+                            "--serving", str(work / "serving"),
                             "--ensemble", str(work / "combination.json"), "--seeds", str(work / "seeds"),
                             "--metrics", str(headline / "external"), "--report", str(work / "external.json"),
                             "--plots", str(work / "plots" / "external")])
@@ -296,12 +320,12 @@ def workdir(tiny_params_file, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_workdir(tmp_path_factory) -> Path:
+def real_workdir(tmp_path_factory, tiny_teacher) -> Path:
     """The refit, export and predict stages on the embedded all-MiniLM-L6-v2, for the claims about the real model."""
     from stages import train
 
     def build(work: Path) -> None:
-        params = ["--params", str(write_tiny_params(work, "embedded"))]
+        params = ["--params", str(write_tiny_params(work, "embedded", str(tiny_teacher)))]
         prepare_tokens(params, work)
         train.main(params + ["--tokens", str(work / "tokens"), "--fit", "train", "--model", str(work / "bert_full"),
                              "--live", str(work / "live_full")])
@@ -313,7 +337,7 @@ def real_workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory, tiny_encoder) -> Path:
+def tiny_project(tmp_path_factory, tiny_encoder, tiny_teacher) -> Path:
     """The project on a tiny mirror beside it (a relative source, resolved from the main checkout, also in experiments'
     temporary copies) and the tiny encoder (by its absolute folder, which every copy and clone shares), reproduced by
     `dvc repro` once and committed.
@@ -324,7 +348,7 @@ def tiny_project(tmp_path_factory, tiny_encoder) -> Path:
 
     def build(base: Path) -> None:
         project = copy_project(base)
-        params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"), str(tiny_encoder))
+        params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"), str(tiny_encoder), str(tiny_teacher))
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny params"], project)
         run(["dvc", "repro"], project)

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from complaints.download import DownloadError, DownloadParams, download, sha256_of
+from complaints.download import DownloadError, DownloadParams, download
+from complaints.io import sha256_of
 from conftest import MIRROR, ROOT
 from complaints.config import load_section
 

@@ -99,12 +99,12 @@ def test_stage_params_exist(name):
             node = node[part]
 
 
-FINE_TUNING_STAGES = ("train@bert", "train@tutorial", "refit") + tuple(name for name in STAGES if name.startswith("seed@"))
+FINE_TUNING_STAGES = ("train@bert", "train@tutorial", "teacher", "refit") + tuple(name for name in STAGES if name.startswith("seed@"))
 # What fine-tuning needs: the token format, the model, the loop, the runtime, plain metrics, and the decision's label
 # words (the model's id2label).
 TRAINING_CLOSURE = {f"src/complaints/{name}.py" for name in (
     "training", "pretrained", "encoding", "cleaning", "tokens", "model", "torch_scoring", "logits", "runtime", "machine",
-    "metrics", "decision", "config", "io", "stage")}
+    "metrics", "decision", "config", "io", "stage", "teacher")}
 
 
 @pytest.mark.parametrize("name", FINE_TUNING_STAGES)
@@ -157,8 +157,8 @@ def test_a_clone_without_data_shows_the_committed_headline_metrics_in_120_column
 
 REPORTS = {"release", "report"}
 SEED_STAGES = {"seed@train-1", "seed@refit-1"}  # the tiny params: seed 1, both fits
-BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "compare", "export", "predict", "threshold",
-               "analysis"} | REPORTS
+BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "bert_teacher", "compare", "export", "predict",
+               "threshold", "analysis"} | REPORTS
 
 
 @pytest.mark.parametrize(
@@ -174,6 +174,8 @@ BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "com
         ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "external", "report", "release"}),
         ("ensemble", "method", "stack", {"ensemble", "compare", "external"} | REPORTS),
         ("baseline", "alpha", 1.5, {"baseline", "ensemble", "compare", "analysis", "external"} | REPORTS),
+        # The teacher's recipe retrains the teacher alone; what scores it moves, the release does not.
+        ("teacher_train", "lr", 5.0e-5, {"teacher", "evaluate@teacher", "bert_teacher", "external"}),
     ],
 )
 def test_a_params_change_reruns_exactly_the_stages_that_read_it(reproduced_copy, section, key, value, expected):
@@ -187,8 +189,8 @@ def test_a_params_change_reruns_exactly_the_stages_that_read_it(reproduced_copy,
     [("labeling.py", {"predict", "threshold", "export", "external"}), ("threshold.py", {"threshold", "predict"}),
      ("baseline.py", {"baseline", "external"}), ("download.py", {"download", "external_data"}),
      ("external_data.py", {"external_data"}), ("external_metrics.py", {"external"}),
-     ("evaluation.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "ensemble", "compare", "threshold", "export",
-                       "seeds", "external"})],
+     ("evaluation.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "evaluate@teacher", "ensemble", "bert_teacher",
+                       "compare", "threshold", "export", "seeds", "external"})],
 )
 def test_editing_a_module_reruns_only_the_stages_importing_it(reproduced_copy, module, expected):
     path = reproduced_copy / "src" / "complaints" / module

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 
 from complaints.ensemble import (
-    Combination, EnsembleParams, dev_auc, fit_stacker, fitted_combination, read_combination, stack_features,
+    Combination, EnsembleParams, averaged, dev_auc, fit_stacker, fitted_combination, mean_probability, read_combination,
+    stack_features,
 )
+from complaints.io import DataError
 from complaints.seeds import seed_spread
 from complaints.evaluation import bootstrap_auc_difference
 
@@ -73,3 +75,25 @@ def test_the_fitted_combination_round_trips_through_its_file(tmp_path):
     (tmp_path / "ensemble.json").write_text(json.dumps({"method": "vote"}))
     with pytest.raises(Exception, match=r"ensemble.json: 'method' is 'vote', expected one of average, stack"):
         read_combination(tmp_path / "ensemble.json")
+
+
+def write_probabilities(path, ids, labels, probability):
+    """A val_probabilities.csv as the evaluate stage writes one."""
+    pd.DataFrame({"id": ids, "label": labels, "non_complaint_probability": probability}).to_csv(path, index=False)
+
+
+def test_encoders_are_averaged_tweet_by_tweet_whatever_the_row_order(tmp_path):
+    write_probabilities(tmp_path / "bert.csv", [1, 2, 3], [0, 1, 1], [0.2, 0.6, 0.9])
+    write_probabilities(tmp_path / "teacher.csv", [3, 1, 2], [1, 0, 1], [0.7, 0.4, 0.8])
+    table, probability = averaged([tmp_path / "bert.csv", tmp_path / "teacher.csv"])
+    assert table["id"].tolist() == [1, 2, 3] and table["label"].tolist() == [0, 1, 1]
+    assert np.allclose(probability, [0.3, 0.7, 0.8])
+    assert np.allclose(mean_probability([np.array([0.2, 0.6]), np.array([0.4, 0.8])]), [0.3, 0.7])
+
+
+@pytest.mark.parametrize("ids, labels", [([1, 2, 4], [0, 1, 1]), ([1, 2, 3], [0, 1, 0])])
+def test_members_scoring_other_tweets_or_labels_are_rejected_naming_the_file(tmp_path, ids, labels):
+    write_probabilities(tmp_path / "bert.csv", [1, 2, 3], [0, 1, 1], [0.2, 0.6, 0.9])
+    write_probabilities(tmp_path / "teacher.csv", ids, labels, [0.7, 0.4, 0.8])
+    with pytest.raises(DataError, match=r"teacher.csv: does not score the tweets of .*bert.csv with their labels"):
+        averaged([tmp_path / "bert.csv", tmp_path / "teacher.csv"])

@@ -9,7 +9,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from complaints.data import label_tweets, read_tweets, split_labeled
-from complaints.download import download, sha256_of
+from complaints.download import download
+from complaints.io import sha256_of
 from complaints.external_data import (
     EXTERNAL_FILE, ExternalDataParams, deduplicated, external_fetcher, is_even_half, overlap_report, read_external,
 )

@@ -36,6 +36,9 @@ def test_the_card_metadata_parses_and_matches_the_metrics(workdir, tiny_encoder)
     threshold = json.loads((workdir / "threshold.json").read_text())
     assert f"{threshold['threshold']:.4f}" in card and f"{threshold['prior_estimate']:.1%}" in card
     assert f"{json.loads((workdir / 'seeds.json').read_text())['auc']:.4f}" in card and "0.9048" in card
+    config = json.loads((workdir / "release" / "config.json").read_text())["encoder"]  # the tiny encoder's, not MiniLM's
+    assert f"({config['num_hidden_layers']} layers, hidden {config['hidden_size']})" in card
+    assert f"Linear({config['hidden_size']}, " in card
 
 
 def test_the_release_holds_the_serving_files_byte_for_byte_and_its_threshold(workdir):
@@ -134,5 +137,5 @@ def test_the_card_names_the_embedded_model_by_its_hub_id():
 
     scores = {"auc": 0.9, "accuracy": 0.8, "f1": 0.7}
     inputs = CardInputs(bert=scores, tutorial={}, baseline={}, ensemble={}, seeds={}, compare={}, threshold={},
-                        export={}, training={"model": {"name": "embedded"}})
+                        export={}, training={"model": {"name": "embedded"}}, config={})
     assert metadata(inputs)["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"

@@ -301,7 +301,7 @@ def test_summary_prints_each_model_the_test_count_and_where_the_release_is(workd
     assert any(line.startswith("refit (makes") and f"{refit['auc']:.4f}" in line for line in lines)
     threshold = json.loads((workdir / "metrics" / "threshold.json").read_text())
     assert any(f"{threshold['non_complaints']} tweets called non-complaint" in line for line in lines)
-    assert any("models/release" in line for line in lines) and len(lines) <= 12 and max(map(len, lines)) <= 110
+    assert any("models/release" in line for line in lines) and len(lines) <= 14 and max(map(len, lines)) <= 110
 
 
 def test_service_runs_several_worker_processes(project_dir, predictor):

@@ -20,7 +20,8 @@ DATASET = {"name": "Airline complaints (the tutorial's 3,400 labeled tweets)", "
 
 @dataclass(frozen=True)
 class CardInputs:
-    """The stages' reports the card is written from (each as loaded JSON) and the release's training record."""
+    """The stages' reports the card is written from (each as loaded JSON), the release's training record and its
+    transformers config (its `encoder` holds the sizes)."""
 
     bert: dict
     tutorial: dict
@@ -31,6 +32,7 @@ class CardInputs:
     threshold: dict
     export: dict
     training: dict
+    config: dict
 
 
 def cleaning_rules() -> dict:
@@ -80,6 +82,8 @@ def card(inputs: CardInputs) -> str:
     train, threshold, engines = inputs.training["train"], inputs.threshold, inputs.export["engines"]
     seeds = inputs.seeds
     base_model = metadata(inputs)["base_model"]
+    encoder = inputs.config["encoder"]
+    layers, hidden = encoder["num_hidden_layers"], encoder["hidden_size"]
     header = yaml.safe_dump(metadata(inputs), sort_keys=False, allow_unicode=True)
     prior = threshold["prior_estimate"]
     return f"""---
@@ -88,8 +92,8 @@ def card(inputs: CardInputs) -> str:
 # {ARTIFACT}: complaints in airline tweets
 
 Labels an English tweet addressed to an airline as a `complaint` (0) or a `non-complaint` (1). It is the tutorial "Fine-tuning BERT
-for Sentiment Analysis" made reproducible: `{base_model}` (6 layers, hidden 384) fine-tuned with a
-{train["pooling"]}-pooled two-layer head (`Linear(384, {train["head_hidden"]})` -> ReLU -> `Linear({train["head_hidden"]}, 2)`),
+for Sentiment Analysis" made reproducible: `{base_model}` ({layers} layers, hidden {hidden}) fine-tuned with a
+{train["pooling"]}-pooled two-layer head (`Linear({hidden}, {train["head_hidden"]})` -> ReLU -> `Linear({train["head_hidden"]}, 2)`),
 trained by this project's DVC pipeline on all 3,400 labeled tweets. This folder is the release: `model.safetensors`
 and `config.json` (transformers, with the model's code in `model.py`), the tokenizer (truncating at
 {inputs.training["model"]["max_len"]} tokens), `model.onnx` (ONNX Runtime, fp32, fused) and `model_int8.onnx`

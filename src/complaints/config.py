@@ -52,6 +52,11 @@ def require(condition: bool, key: str, value: Any, expected: str) -> None:
         raise ParamsError(f"params key '{key}': got {value!r}, expected {expected}")
 
 
+def require_digest(digest: str, key: str) -> None:
+    """A pinned SHA-256 must be 64 lowercase hex digits."""
+    require(len(digest) == 64 and all(c in "0123456789abcdef" for c in digest), key, digest, "64 lowercase hex digits")
+
+
 def _coerce(key: str, value: Any, expected: Any) -> Any:
     """Check `value` against the annotation `expected`; return it in that type."""
     origin = get_origin(expected)

@@ -1,7 +1,6 @@
 """Fetch the tutorial's three CSVs from the first source that works, verified by SHA-256."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import urllib.error
@@ -12,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from complaints.config import require
-from complaints.io import DataError, atomic_dir
+from complaints.config import require, require_digest
+from complaints.io import DataError, atomic_dir, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,23 +36,9 @@ class DownloadParams:
         require(self.timeout_s > 0, f"{self.SECTION}.timeout_s", self.timeout_s, "a positive number of seconds")
 
 
-def require_digest(digest: str, key: str) -> None:
-    """A pinned SHA-256 must be 64 lowercase hex digits."""
-    require(len(digest) == 64 and all(c in "0123456789abcdef" for c in digest), key, digest, "64 lowercase hex digits")
-
-
 def is_url(source: str) -> bool:
     """Whether a source is fetched over HTTP(S) rather than read from disk."""
     return source.startswith(("http://", "https://"))
-
-
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def extract_zip(archive: Path, names: list[str], destination: Path) -> None:

