@@ -174,8 +174,8 @@ def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> di
 
 
 def tiny_params(mirror: Path, digests: dict[str, str], model: str, teacher: str) -> dict:
-    """The project's params on a tiny mirror, the encoder `model` and the teacher `teacher`: short MAX_LEN, one epoch, small batches and alpha
-    grid, one extra seed and one extra refit, a short bootstrap."""
+    """The project's params on a tiny mirror, the encoder `model` and the teacher `teacher`: short MAX_LEN, one
+    epoch, small batches and alpha grid, one extra seed and one extra refit, a short bootstrap."""
     import yaml
 
     from complaints.external_data import EXTERNAL_FILE
