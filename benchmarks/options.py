@@ -1,14 +1,16 @@
 """Recipe options judged on the external set by the rule fixed before looking.
 
-Each recipe option is a `dvc exp` of `train@bert` (one params switch, the same dev split and seed; the epoch kept is
-chosen on dev). Its model is fetched from the DVC cache (`dvc get . models/bert --rev <exp>`), scored on the external
-tweets and compared with the committed default's scores on the same tweets (plots/external/bert/probabilities.csv):
+Each recipe option is a `dvc exp` of `train@bert`, or with `--model student` / `--model teacher` of that stage (one
+params switch, the same dev split and seed; the epoch kept is chosen on dev). Its model is fetched from the DVC cache
+(`dvc get . models/<model> --rev <exp>`), scored on the external tweets and compared with the committed model's scores
+on the same tweets (plots/external/<model>/probabilities.csv):
 AUC difference with a paired bootstrap 95% interval and standard error. Ensembles against the single refit come from
-`metrics/external.json`: the committed refit + baseline, and each `--ensembles` experiment's (`seeds.refits`).
+`reports/external.json`: the committed refit + baseline, and each `--ensembles` experiment's (`seeds.refits`).
 The rule: a difference smaller than two standard errors is not acted on, and the cheaper option wins a tie.
 
 Needs the pipeline's outputs (data/external, plots/external) and the experiments in this repository's cache.
 Run:  python -m benchmarks.options --round 2 layer-decay-0.8 pooling-cls self-training --ensembles refit-seeds
+      python -m benchmarks.options --round 3 --model student temperature-1 alpha-0.9 teacher-mpnet labeled-only
 Writes benchmarks/results/options-round{N}.json; `python -m benchmarks.report` puts the tables in docs/quality.md.
 """
 from __future__ import annotations
@@ -28,6 +30,8 @@ from complaints.evaluation import auc_standard_error, bootstrap_auc_difference
 from complaints.external_metrics import ExternalParams
 
 RESAMPLES, SEED = 2000, 0
+# The ensembles of the refit the external stage compares with the refit alone.
+ENSEMBLES = {"refit_ensemble", "refit_seeds"}
 
 
 def verdict(difference: dict) -> str:
@@ -37,9 +41,16 @@ def verdict(difference: dict) -> str:
     return "better" if difference["difference"] > 0 else "worse"
 
 
-def switches(training: dict, default: dict) -> dict:
-    """The `train` params an experiment changed against the default."""
-    return {key: value for key, value in training["train"].items() if default["train"].get(key) != value}
+# The params section each model's recipe comes from (training.json records it as `train`); a student's also records
+# its `distill` section.
+RECIPE_SECTIONS = {"bert": "train", "student": "train", "teacher": "teacher_train"}
+
+
+def switches(training: dict, default: dict, recipe_section: str = "train") -> dict:
+    """The dotted recipe (and `distill`) params an experiment changed against the default."""
+    return {f"{prefix}.{key}": value for section, prefix in (("train", recipe_section), ("distill", "distill"))
+            for key, value in training.get(section, {}).items()
+            if key in default.get(section, {}) and default[section][key] != value}
 
 
 def fetched(path: str, experiment: str, destination: Path) -> Path:
@@ -64,7 +75,7 @@ def ensemble_entries(experiment: str, metrics: dict, switch: dict) -> list[dict]
     """Every ensemble the external stage compared with the single refit."""
     compare = metrics["compare"]
     entries = []
-    for candidate in sorted({key.split("_vs_refit_")[0] for key in compare if "_vs_refit_" in key} - {"refit"}):
+    for candidate in sorted({key.split("_vs_refit_")[0] for key in compare if "_vs_refit_" in key} & ENSEMBLES):
         if candidate not in metrics:
             continue
         difference = {key: compare[f"{candidate}_vs_refit_{key}"] for key in ("difference", "ci_low", "ci_high", "se")}
@@ -75,13 +86,14 @@ def ensemble_entries(experiment: str, metrics: dict, switch: dict) -> list[dict]
     return entries
 
 
-def judge(name: str, folder: Path, tweets, reference, default_training: dict, batch_size: int) -> dict:
+def judge(name: str, folder: Path, tweets, reference, default_training: dict, batch_size: int,
+          recipe_section: str) -> dict:
     """One option's model against the default on the external tweets."""
     training = read_json(folder / "training.json")
     probability = Predictor.load(folder, batch_size).non_complaint_probability(tweets["text"].tolist())
     labels = tweets["label"].to_numpy()
     difference = bootstrap_auc_difference(labels, probability, reference, RESAMPLES, SEED)
-    return {"experiment": name, "switch": switches(training, default_training), "chosen_epoch": training["chosen_epoch"],
+    return {"experiment": name, "switch": switches(training, default_training, recipe_section), "chosen_epoch": training["chosen_epoch"],
             "dev_auc": max(epoch["dev_auc"] for epoch in training["history"]),
             "external_auc": float(roc_auc_score(labels, probability)),
             "external_auc_se": auc_standard_error(labels, probability),
@@ -92,36 +104,47 @@ def main(argv: list[str] | None = None) -> None:
     """Fetch, score and judge every experiment named."""
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--round", type=int, required=True, help="the round of options (names the results file)")
-    arguments.add_argument("experiments", nargs="*", help="experiments of train@bert")
+    arguments.add_argument("--model", default="bert", choices=sorted(RECIPE_SECTIONS),
+                           help="the model folder the experiments changed (models/<model>)")
+    arguments.add_argument("experiments", nargs="*", help="experiments of train@bert (or of the student stage)")
     arguments.add_argument("--ensembles", nargs="*", default=[], help="experiments of seeds.refits (refit_seeds)")
     args = arguments.parse_args(argv)
     tweets = read_parquet(ROOT / "data" / "external" / "tweets.parquet")
-    reference = read_probabilities(ROOT / "plots" / "external" / "bert" / "probabilities.csv")
+    reference = read_probabilities(ROOT / "plots" / "external" / args.model / "probabilities.csv")
     if reference["id"].tolist() != tweets["id"].tolist():
-        raise SystemExit("plots/external/bert/probabilities.csv is not for data/external/tweets.parquet: run `dvc repro`")
-    default_training = read_json(ROOT / "models" / "bert" / "training.json")
+        raise SystemExit(f"plots/external/{args.model}/probabilities.csv is not for data/external/tweets.parquet: "
+                         f"run `dvc repro`")
+    default_training = read_json(ROOT / "models" / args.model / "training.json")
     batch_size = ExternalParams().batch_size
-    metrics = read_json(ROOT / "metrics" / "external.json")
+    metrics = read_json(ROOT / "reports" / "external.json")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    options, ensembles = [], ensemble_entries("(committed)", metrics, {})
+    options, ensembles = [], ensemble_entries("(committed)", metrics, {}) if args.model == "bert" else []
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.experiments:
-            folder = fetched("models/bert", name, Path(scratch) / name)
-            options.append(judge(name, folder, tweets, reference["non_complaint_probability"].to_numpy(), default_training, batch_size))
+            folder = fetched(f"models/{args.model}", name, Path(scratch) / name)
+            options.append(judge(name, folder, tweets, reference["non_complaint_probability"].to_numpy(), default_training,
+                                 batch_size, RECIPE_SECTIONS[args.model]))
             option = options[-1]
             print(f"{name}: {option['switch']} external AUC {option['external_auc']:.4f}, vs default "
                   f"{option['vs_default']['difference']:+.4f} (SE {option['vs_default']['se']:.4f}): {option['verdict']}")
         for name in args.ensembles:
             switch = changed_params(yaml.safe_load(fetched("params.yaml", name, Path(scratch) / f"{name}.yaml").read_text()),
                                     params)
-            measured = read_json(fetched("metrics/external.json", name, Path(scratch) / f"{name}.json"))
+            measured = read_json(fetched("reports/external.json", name, Path(scratch) / f"{name}.json"))
             # Only the ensembles the committed run does not have (the committed ones are listed once, above).
             ensembles += [entry for entry in ensemble_entries(name, measured, switch) if entry["candidate"] not in metrics]
     for entry in ensembles:
         print(f"{entry['candidate']} ({entry['experiment']}): external AUC {entry['external_auc']:.4f}, vs refit "
               f"{entry['vs_refit']['difference']:+.4f} (SE {entry['vs_refit']['se']:.4f}): {entry['verdict']}")
-    save(run_header() | {"round": args.round, "default_epochs": default_training["train"]["epochs"],
-                         "default_external_auc": metrics["bert"]["auc"], "options": options, "ensembles": ensembles},
+    compare = metrics["compare"]
+    pairs = {pair: {key: compare[f"{pair}_{key}"] for key in ("difference", "ci_low", "ci_high", "se")}
+             for pair in ("student_vs_bert_teacher", "student_refit_vs_refit") if f"{pair}_difference" in compare}
+    weight = metrics.get("teacher_weight")
+    if weight:
+        weight = weight | {"verdict": verdict({key: weight[f"best_vs_average_{key}"] for key in ("difference", "se")})}
+    save(run_header() | {"round": args.round, "model": args.model, "teacher_weight": weight, "comparisons": pairs, "default_epochs": default_training["train"]["epochs"],
+                         "default_distill": default_training.get("distill"),
+                         "default_external_auc": metrics[args.model]["auc"], "options": options, "ensembles": ensembles},
          f"options-round{args.round}")
 
 

@@ -1,9 +1,9 @@
-"""Average several models' validation probabilities (the default recipe and the teacher) and evaluate the mean.
+"""The default recipe and the teacher averaged on validation (`bert_teacher`), the teacher's share from params.
 
-Reads: each member's val_probabilities.csv (plots/bert, plots/teacher).
+Reads: each member's val_probabilities.csv (plots/bert, plots/teacher), params `bert_teacher`.
 Writes: metrics/bert_teacher.json (validation metrics), reports/bert_teacher.json,
 plots/bert_teacher/{roc,confusion,threshold_sweep,val_probabilities}.csv
-Run:   python -m stages.average --members plots/bert/val_probabilities.csv plots/teacher/val_probabilities.csv \
+Run:   python -m stages.average --bert plots/bert/val_probabilities.csv --teacher plots/teacher/val_probabilities.csv \
            --metrics metrics/bert_teacher.json --report reports/bert_teacher.json --plots plots/bert_teacher
 """
 from __future__ import annotations
@@ -13,25 +13,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from complaints import stage
-from complaints.ensemble import averaged
+from complaints.config import load_section
+from complaints.ensemble import EncoderEnsembleParams, averaged
 from complaints.evaluation import write_evaluation
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Average the members on validation and write the metrics and plot data."""
+    """Average the two encoders on validation and write the metrics and plot data."""
     arguments = stage.parser(__doc__)
-    arguments.add_argument("--members", type=Path, nargs="+", required=True)
-    for option in ("--metrics", "--report", "--plots"):
+    for option in ("--bert", "--teacher", "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
+    params = load_section(args.params, "bert_teacher", EncoderEnsembleParams)
 
-    validation, probability = averaged(args.members)
-    metrics = write_evaluation(validation, probability, {"members": len(args.members)}, args.metrics, args.report,
-                               args.plots)
-    logger.info("average of %d: validation AUC %.4f, accuracy %.2f%%", len(args.members), metrics["auc"],
-                100 * metrics["accuracy"])
+    validation, probability = averaged([args.bert, args.teacher], params.weights())
+    metrics = write_evaluation(validation, probability, {"teacher_weight": params.teacher_weight}, args.metrics,
+                               args.report, args.plots)
+    logger.info("default + teacher (teacher's share %.2f): validation AUC %.4f, accuracy %.2f%%", params.teacher_weight,
+                metrics["auc"], 100 * metrics["accuracy"])
 
 
 if __name__ == "__main__":

@@ -1,19 +1,24 @@
 """Score every model the pipeline trains on the external labeled set, which none of them trained on.
 
-Models: the baseline, the tutorial's recipe, the default recipe (models/bert), the teacher (models/teacher) and its
-average with the default recipe (`bert_teacher`), the refit model that makes the test
-predictions (models/serving, with `predict.engine`), the default's and the refit's ensembles with the baseline
-(the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.fits` holds `refit`, the refit
-averaged with the seed stage's refits (`refit_seeds`). Per model: the validation metrics' keys, the AUC's standard error, calibration
-error, the same at the serving folder's threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired
-bootstrap interval and standard error.
+Models: the baseline, the tutorial's recipe, the default recipe (models/bert) and its refit (models/bert_full), the
+teacher (models/teacher) and its weighted average with the default recipe (`bert_teacher`, the teacher's share from
+params `bert_teacher`), the distilled student and its refit (models/student, models/student_full), the serving folder
+that makes the test predictions (`serving`, with `predict.engine`), the default's and the refit's ensembles with the
+baseline (the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.fits` holds `refit`, the
+refit averaged with the seed stage's refits (`refit_seeds`).
+Per model: the validation metrics' keys, the AUC's standard error, calibration error, the same at the serving folder's
+threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired bootstrap interval
+and standard error. The teacher's share in `bert_teacher`: the AUC at each share from 0 to 1, and the best share
+against the plain average.
 
-Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,teacher,serving,ensemble.json}, models/seeds,
-params `external`, `predict.engine`, `compare`, `seeds`.
+Reads: data/external/tweets.parquet, models/{baseline.joblib,tutorial,bert,bert_full,teacher,student,student_full,
+serving,ensemble.json}, models/seeds, params `external`, `predict.engine`, `compare`, `seeds`, `bert_teacher`.
 Writes: metrics/external/{model}.json (AUC, its standard error, accuracy and F1), reports/external.json (every figure,
-the comparisons), plots/external/{model}/{roc,calibration,slices,probabilities}.csv
+the comparisons, the teacher's share), plots/external/{model}/{roc,calibration,slices,probabilities}.csv,
+plots/external/teacher_weight.csv
 Run:   python -m stages.external --tweets data/external/tweets.parquet --baseline models/baseline.joblib \
-           --tutorial models/tutorial --bert models/bert --teacher models/teacher --serving models/serving \
+           --tutorial models/tutorial --bert models/bert --refit models/bert_full --teacher models/teacher \
+           --student models/student --student-refit models/student_full --serving models/serving \
            --ensemble models/ensemble.json --seeds models/seeds --metrics metrics/external \
            --report reports/external.json --plots plots/external
 """
@@ -29,7 +34,9 @@ from complaints import stage
 from complaints.analysis import reliability_curve
 from complaints.baseline import load_baseline
 from complaints.config import load_section
-from complaints.ensemble import mean_probability, read_combination
+from complaints.ensemble import (
+    EncoderEnsembleParams, best_teacher_weight, mean_probability, read_combination, teacher_weight_sweep,
+)
 from complaints.io import DataError, atomic_dir, read_parquet, write_json, write_table
 from complaints.labeling import PredictParams
 from complaints.modelfolder import folder_threshold
@@ -42,21 +49,24 @@ logger = logging.getLogger(__name__)
 
 COMPARISONS = (("refit", "bert"), ("refit", "tutorial"), ("refit", "baseline"), ("bert", "tutorial"),
                ("bert", "baseline"), ("ensemble", "bert"), ("refit_ensemble", "refit"), ("refit_seeds", "refit"),
-               ("teacher", "bert"), ("bert_teacher", "bert"), ("bert_teacher", "refit"))
+               ("teacher", "bert"), ("bert_teacher", "bert"), ("bert_teacher", "refit"), ("student", "bert"),
+               ("student", "bert_teacher"), ("student_refit", "refit"), ("student_refit", "bert_teacher"),
+               ("serving", "refit"))
 EXTERNAL_HEADLINE = (*HEADLINE, "auc_se")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Score, measure and compare every model on the external tweets."""
     arguments = stage.parser(__doc__)
-    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--teacher", "--serving", "--ensemble", "--seeds",
-                   "--metrics", "--report", "--plots"):
+    for option in ("--tweets", "--baseline", "--tutorial", "--bert", "--refit", "--teacher", "--student",
+                   "--student-refit", "--serving", "--ensemble", "--seeds", "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
     params = load_section(args.params, "external", ExternalParams)
     engine = load_section(args.params, "predict", PredictParams).engine
     bootstrap = load_section(args.params, "compare", CompareParams)
     refit_seeds = load_section(args.params, "seeds", SeedsParams).refit_seeds()
+    encoders = load_section(args.params, "bert_teacher", EncoderEnsembleParams)
 
     tweets = read_parquet(args.tweets)
     texts, labels = tweets["text"].tolist(), tweets["label"].to_numpy()
@@ -64,9 +74,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise DataError(f"{args.tweets}: every label is {labels[0]}; an AUC needs external tweets of both classes")
     probability = {"baseline": load_baseline(args.baseline).predict_proba(texts)[:, 1]}
     for name, folder, folder_engine in (("tutorial", args.tutorial, "torch"), ("bert", args.bert, "torch"),
-                                        ("teacher", args.teacher, "torch"), ("refit", args.serving, engine)):
+                                        ("refit", args.refit, "torch"), ("teacher", args.teacher, "torch"),
+                                        ("student", args.student, "torch"), ("student_refit", args.student_refit, "torch"),
+                                        ("serving", args.serving, engine)):
         probability[name] = Predictor.load(folder, params.batch_size, engine=folder_engine).non_complaint_probability(texts)
-    probability["bert_teacher"] = mean_probability([probability["bert"], probability["teacher"]])
+    probability["bert_teacher"] = mean_probability([probability["bert"], probability["teacher"]], encoders.weights())
     combination = read_combination(args.ensemble)
     probability["ensemble"] = combination.non_complaint_probability(probability["bert"], probability["baseline"])
     probability["refit_ensemble"] = combination.non_complaint_probability(probability["refit"], probability["baseline"])
@@ -87,7 +99,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics["compare"] |= {f"{candidate}_vs_{reference}_{key}": value for key, value in difference.items()}
         logger.info("%s - %s: AUC %+.4f (95%% CI %+.4f to %+.4f, SE %.4f)", candidate, reference, *difference.values())
 
+    sweep = teacher_weight_sweep(labels, probability["bert"], probability["teacher"])
+    metrics["teacher_weight"] = best_teacher_weight(labels, probability["bert"], probability["teacher"], sweep,
+                                                    bootstrap) | {"params": encoders.teacher_weight}
+    logger.info("teacher's share in bert_teacher: best %.1f on the external set (AUC %.4f), %+.4f against the average",
+                metrics["teacher_weight"]["best"], metrics["teacher_weight"]["best_auc"],
+                metrics["teacher_weight"]["best_vs_average_difference"])
+
     with atomic_dir(args.plots) as staging:
+        write_table(sweep, staging / "teacher_weight.csv")
         for name, model_probability in probability.items():
             (staging / name).mkdir()
             write_table(roc_points(labels, model_probability), staging / name / "roc.csv")

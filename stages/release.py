@@ -1,10 +1,11 @@
 """Assemble the release: the deployable model folder another team picks up (`dvc artifacts get . complaint-classifier`).
 
-Reads: models/serving (the refit model, its tokenizer and code, its ONNX graphs), reports/{bert,tutorial,baseline,
-ensemble,seeds,compare,threshold,export}.json
+Reads: models/serving (the released recipe's refit, its tokenizer and code, its ONNX graphs), reports/{recipe}.json
+(the released recipe's validation report, `--recipe`), reports/{tutorial,baseline,ensemble,seeds,compare,threshold,
+export}.json
 Writes: models/release/ (the serving folder's files byte for byte, its threshold.json and manifest.json included, so
 DVC stores the weights once; release.json with the cleaning rules and their version; README.md, the model card)
-Run:   python -m stages.release --serving models/serving --reports reports --out models/release
+Run:   python -m stages.release --recipe student --serving models/serving --reports reports --out models/release
 """
 from __future__ import annotations
 
@@ -25,22 +26,24 @@ logger = logging.getLogger(__name__)
 def main(argv: Sequence[str] | None = None) -> None:
     """Copy the serving folder (its threshold included), add the release record and the card."""
     arguments = stage.parser(__doc__)
+    arguments.add_argument("--recipe", required=True, help="the released recipe (`release.recipe`): its validation "
+                           "report is reports/{recipe}.json")
     for option in ("--serving", "--reports", "--out"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
 
     metrics = {field.name: read_json(args.reports / f"{field.name}.json") for field in fields(CardInputs)
-               if field.name not in ("training", "config")}
-    inputs = CardInputs(**metrics, training=read_json(args.serving / "training.json"),
-                        config=read_json(args.serving / "config.json"))
+               if field.name not in ("recipe", "model", "training", "config")}
+    inputs = CardInputs(**metrics, recipe=args.recipe, model=read_json(args.reports / f"{args.recipe}.json"),
+                        training=read_json(args.serving / "training.json"), config=read_json(args.serving / "config.json"))
     threshold = inputs.threshold
     with atomic_dir(args.out) as staging:
         for path in sorted(args.serving.iterdir()):
             shutil.copyfile(path, staging / path.name)
         write_json({"name": ARTIFACT, "project_version": version("complaints"), "engine": inputs.export["default_engine"],
-                    "validation_auc": inputs.bert["auc"], "cleaning": cleaning_rules()}, staging / "release.json")
+                    "validation_auc": inputs.model["auc"], "cleaning": cleaning_rules()}, staging / "release.json")
         (staging / "README.md").write_text(card(inputs), encoding="utf-8")
-    logger.info("released %s: threshold %.4f, validation AUC %.4f", args.out, threshold["threshold"], inputs.bert["auc"])
+    logger.info("released %s: threshold %.4f, validation AUC %.4f", args.out, threshold["threshold"], inputs.model["auc"])
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Fine-tune the encoder + head with one recipe (params section `train`, or `tutorial` for the tutorial's own).
 
-Reads: data/tokens/{split}.safetensors and model.json (test.safetensors too when the recipe self-trains), the recipe's
-params section; for a refit, the chosen epoch count from the selection run's training.json.
+Reads: data/tokens/{split}.safetensors and model.json (test.safetensors too when the recipe self-trains or distills
+on the unlabeled tweets), the recipe's params section; for a refit, the chosen epoch count from the selection run's
+training.json; for a student (`--targets`), the teacher's probabilities and params section `distill`.
 Fits: `train` trains on the training split (holding out the recipe's dev split to choose the epoch), `refit` on all
 labeled tweets (train + val) for the epoch count the selection run chose; `--seed` replaces the recipe's seed.
 Writes: the model folder (a transformers model: config.json, model.safetensors, the tokenizer and the model's code,
-plus training.json (with the teacher's history and pseudo-label counts when self-trained) and dev_probabilities.csv
+plus training.json (with the teacher's history and pseudo-label counts when self-trained, the `distill` params and
+tweet counts when distilled) and dev_probabilities.csv
 when a dev split is held out), dvclive logs (per-epoch train loss,
 dev loss, accuracy, AUC)
 Run:   python -m stages.train --section train --tokens data/tokens --fit train --model models/bert --live dvclive/bert
@@ -14,6 +16,8 @@ Run:   python -m stages.train --section train --tokens data/tokens --fit train -
        python -m stages.train --tokens data/tokens --fit refit --epochs-from models/bert/training.json \
            --model models/bert_full --live dvclive/refit
        python -m stages.train --tokens data/tokens --fit train --seed 1 --model models/seeds/train-1 --live dvclive/seeds/train-1
+       python -m stages.train --tokens data/tokens --fit train --targets data/distill_targets.csv --model models/student \
+           --live dvclive/student
        accelerate launch --multi_gpu --num_processes 2 -m stages.train ...   # several GPUs, or CPU processes
 """
 from __future__ import annotations
@@ -28,7 +32,8 @@ import pandas as pd
 from dvclive import Live
 
 from complaints import stage
-from complaints.config import load_section
+from complaints.config import load_section, require
+from complaints.distillation import DistillParams, Teacher
 from complaints.pretrained import resolve_recorded_model
 from complaints.torch_scoring import score
 from complaints.io import atomic_dir, write_json, write_table
@@ -61,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments.add_argument("--fit", choices=sorted(FITS), required=True, help="train: the training split; refit: train + val")
     arguments.add_argument("--epochs-from", type=Path, help="with --fit refit: training.json whose chosen epoch count to use")
     arguments.add_argument("--seed", type=int, help="replaces the recipe's seed (the seed stages)")
+    arguments.add_argument("--targets", type=Path, help="distill from the teacher's probabilities in this file "
+                           "(distill_targets.csv), with params section `distill`")
     arguments.add_argument("--model", type=Path, required=True)
     arguments.add_argument("--live", type=Path, required=True)
     args = arguments.parse_args(argv)
@@ -72,6 +79,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             arguments.error("--fit refit needs --epochs-from, the selection run's training.json")
         params = refit_params(params, args.epochs_from)
     train_on = FITS[args.fit]
+    teacher = None if args.targets is None else Teacher.load(load_section(args.params, "distill", DistillParams),
+                                                             args.targets)
+    require(teacher is None or not params.self_training, f"{args.section}.self_training", params.self_training,
+            "false for a distilled student (--targets)")
+    unlabeled_needed = params.self_training or (teacher is not None and teacher.params.unlabeled)
 
     labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in train_on])
     # Resolved by name on this machine (tokens may come from a teammate's cache); its vocabulary must be the tokens'.
@@ -83,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with Live(str(args.live), save_dvc_exp=False, dvcyaml=None) if main_process else contextlib.nullcontext() as live:
         trained = train_classifier(recorded.location, labeled, params, recorded.record["max_len"], accelerator,
                                    on_epoch=lambda row: main_process and log_epoch(live, row),
-                                   unlabeled=unlabeled_tokens(params, args.tokens))
+                                   unlabeled=unlabeled_tokens(unlabeled_needed, args.tokens), teacher=teacher)
     accelerator.wait_for_everyone()
     if not main_process:
         return
@@ -94,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_json({"model": recorded.record, "train": dataclasses.asdict(params), "train_on": list(train_on),
                     "processes": accelerator.num_processes, "chosen_epoch": chosen,
                     "history": without_timings(trained.history)}
-                   | ({"self_training": trained.self_training} if trained.self_training else {}),
+                   | ({"self_training": trained.self_training} if trained.self_training else {})
+                   | ({"distill": dataclasses.asdict(teacher.params) | trained.distillation} if teacher else {}),
                    staging / "training.json")
         if trained.dev is not None:
             probability = score(trained.model, trained.dev, params.eval_batch_size, accelerator.device)

@@ -218,12 +218,21 @@ def tiny_params_file(tmp_path_factory, tiny_encoder, tiny_teacher) -> Path:
                       lambda folder: write_tiny_params(folder, str(tiny_encoder), str(tiny_teacher))) / "params.yaml"
 
 
+def released_recipe() -> str:
+    """The recipe whose refit the project serves and releases (`release.recipe` in params.yaml)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "params.yaml").read_text())["release"]["recipe"]
+
+
 def run_threshold(params_path, work, outputs_in) -> dict:
-    """The threshold stage on the chain's validation scores and refit model; returns its metrics."""
+    """The threshold stage on the chain's validation scores and refit model of the released recipe; returns its
+    metrics."""
     from stages import threshold
 
-    threshold.main(["--params", str(params_path), "--val", str(work / "plots" / "bert" / "val_probabilities.csv"),
-                    "--model", str(work / "bert_full"), "--split", str(work / "split"),
+    recipe = released_recipe()
+    threshold.main(["--params", str(params_path), "--val", str(work / "plots" / recipe / "val_probabilities.csv"),
+                    "--model", str(work / f"{recipe}_full"), "--split", str(work / "split"),
                     "--metrics", str(outputs_in / "metrics" / "threshold.json"), "--report", str(outputs_in / "threshold.json"),
                     "--sweep", str(outputs_in / "plots/threshold/sweep.csv")])
     return json.loads((outputs_in / "threshold.json").read_text())
@@ -233,8 +242,8 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
     """The whole chain of stage mains in `work`, as `dvc repro` runs them: each stage's report as `work/{name}.json`,
     the headline metrics in `work/metrics`."""
     from stages import (
-        analysis, average, baseline, compare, ensemble, evaluate, external, external_data, release, report, seeds, tokenize,
-        train,
+        analysis, average, baseline, compare, distill_targets, ensemble, evaluate, external, external_data, release, report,
+        seeds, tokenize, train,
     )
 
     params = ["--params", str(tiny_params_file)]
@@ -258,12 +267,20 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
                             "--stats", str(work / "teacher_tokens.json")])
     train.main(params + ["--section", "teacher_train", "--tokens", str(work / "teacher_tokens"), "--fit", "train",
                          "--model", str(work / "teacher"), "--live", str(work / "live_teacher")])
-    for name, tokens in (("bert", "tokens"), ("tutorial", "tokens"), ("teacher", "teacher_tokens")):
+    distill_targets.main(params + ["--bert", str(work / "bert"), "--tokens", str(work / "tokens"),
+                                   "--teacher", str(work / "teacher"), "--teacher-tokens", str(work / "teacher_tokens"),
+                                   "--out", str(work / "distill_targets.csv"), "--report", str(work / "distill_targets.json")])
+    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "train", "--targets", str(work / "distill_targets.csv"),
+                         "--model", str(work / "student"), "--live", str(work / "live_student")])
+    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "refit", "--targets", str(work / "distill_targets.csv"),
+                         "--epochs-from", str(work / "student" / "training.json"), "--model", str(work / "student_full"),
+                         "--live", str(work / "live_student_full")])
+    for name, tokens in (("bert", "tokens"), ("tutorial", "tokens"), ("teacher", "teacher_tokens"), ("student", "tokens")):
         evaluate.main(params + ["--tokens", str(work / tokens), "--model", str(work / name),
                                 "--metrics", str(headline / f"{name}.json"), "--report", str(work / f"{name}.json"),
                                 "--plots", str(work / "plots" / name)])
-    average.main(params + ["--members", str(work / "plots" / "bert" / "val_probabilities.csv"),
-                           str(work / "plots" / "teacher" / "val_probabilities.csv"),
+    average.main(params + ["--bert", str(work / "plots" / "bert" / "val_probabilities.csv"),
+                           "--teacher", str(work / "plots" / "teacher" / "val_probabilities.csv"),
                            "--metrics", str(headline / "bert_teacher.json"), "--report", str(work / "bert_teacher.json"),
                            "--plots", str(work / "plots" / "bert_teacher")])
     seeds.main(params + ["--tokens", str(work / "tokens"), "--models", str(work / "seeds"), "--main", str(headline / "bert.json"),
@@ -273,21 +290,22 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
                             "--baseline-val", str(work / "plots" / "baseline" / "val_probabilities.csv"),
                             "--combination", str(work / "combination.json"), "--metrics", str(headline / "ensemble.json"),
                             "--report", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
-    compare.main(params + ["--candidates", "bert", "ensemble", "--references", "baseline", "tutorial",
+    compare.main(params + ["--candidates", "bert", "ensemble", "student", "--references", "baseline", "tutorial",
                            "--plots", str(work / "plots"), "--report", str(work / "compare.json")])
     run_threshold(tiny_params_file, work, work)
-    export_and_predict(params, work)
+    export_and_predict(params, work, f"{released_recipe()}_full")
     external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
                                  "--report", str(work / "external_data.json")])
     external.main(params + ["--tweets", str(work / "external" / "tweets.parquet"), "--baseline", str(work / "baseline.joblib"),
-                            "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--teacher", str(work / "teacher"),
-                            "--serving", str(work / "serving"),
+                            "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--refit", str(work / "bert_full"),
+                            "--teacher", str(work / "teacher"), "--student", str(work / "student"),
+                            "--student-refit", str(work / "student_full"), "--serving", str(work / "serving"),
                             "--ensemble", str(work / "combination.json"), "--seeds", str(work / "seeds"),
                             "--metrics", str(headline / "external"), "--report", str(work / "external.json"),
                             "--plots", str(work / "plots" / "external")])
     analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
                             "--out", str(work / "plots" / "analysis"), "--report", str(work / "analysis.json")])
-    release.main(params + ["--serving", str(work / "serving"), "--reports", str(work), "--out", str(work / "release")])
+    release.main(params + ["--recipe", released_recipe(), "--serving", str(work / "serving"), "--reports", str(work), "--out", str(work / "release")])
     report.main(params + ["--metrics", str(headline), "--reports", str(work), "--plots", str(work / "plots"), "--out", str(work / "report" / "report.md"),
                           "--figures", str(work / "report" / "figures")])
 
@@ -301,11 +319,11 @@ def prepare_tokens(params: list[str], work: Path) -> None:
     tokenize.main(params + ["--split", str(work / "split"), "--out", str(work / "tokens"), "--stats", str(work / "tokens.json")])
 
 
-def export_and_predict(params: list[str], work: Path) -> None:
-    """export `work/bert_full` with `work/threshold.json` to `work/serving`, then the predict stage's scores and labels."""
+def export_and_predict(params: list[str], work: Path, refit: str) -> None:
+    """export `work/{refit}` with `work/threshold.json` to `work/serving`, then the predict stage's scores and labels."""
     from stages import export, predict
 
-    export.main(params + ["--model", str(work / "bert_full"), "--split", str(work / "split"),
+    export.main(params + ["--model", str(work / refit), "--split", str(work / "split"),
                           "--threshold", str(work / "threshold.json"), "--out", str(work / "serving"),
                           "--metrics", str(work / "metrics" / "engines"), "--report", str(work / "export.json")])
     predict.main(params + ["--split", str(work / "split"), "--model", str(work / "serving"),
@@ -331,7 +349,7 @@ def real_workdir(tmp_path_factory, tiny_teacher) -> Path:
                              "--live", str(work / "live_full")])
         (work / "threshold.json").write_text(json.dumps(
             {"threshold": 0.5, "strategy": "fixed", "val_precision": None, "val_recall": None}))
-        export_and_predict(params, work)
+        export_and_predict(params, work, "bert_full")
 
     return built_once(tmp_path_factory, "real-work", build)
 

@@ -99,12 +99,12 @@ def test_stage_params_exist(name):
             node = node[part]
 
 
-FINE_TUNING_STAGES = ("train@bert", "train@tutorial", "teacher", "refit") + tuple(name for name in STAGES if name.startswith("seed@"))
-# What fine-tuning needs: the token format, the model, the loop, the runtime, plain metrics, and the decision's label
-# words (the model's id2label).
+FINE_TUNING_STAGES = ("train@bert", "train@tutorial", "teacher", "refit", "student", "student_full") + tuple(name for name in STAGES if name.startswith("seed@"))
+# What fine-tuning needs: the token format, the model, the loop and its distillation loss, the runtime, plain metrics,
+# and the decision's label words (the model's id2label).
 TRAINING_CLOSURE = {f"src/complaints/{name}.py" for name in (
     "training", "pretrained", "encoding", "cleaning", "tokens", "model", "torch_scoring", "logits", "runtime", "machine",
-    "metrics", "decision", "config", "io", "stage", "teacher")}
+    "metrics", "decision", "config", "io", "stage", "teacher", "distillation")}
 
 
 @pytest.mark.parametrize("name", FINE_TUNING_STAGES)
@@ -157,8 +157,10 @@ def test_a_clone_without_data_shows_the_committed_headline_metrics_in_120_column
 
 REPORTS = {"release", "report"}
 SEED_STAGES = {"seed@train-1", "seed@refit-1"}  # the tiny params: seed 1, both fits
-BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "bert_teacher", "compare", "export", "predict",
-               "threshold", "analysis"} | REPORTS
+# The released student learns from the default recipe and the teacher: what moves them moves it and its release.
+STUDENT_STAGES = {"distill_targets", "student", "student_full", "evaluate@student", "compare", "threshold", "export",
+                  "predict", "external"} | REPORTS
+BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "bert_teacher", "analysis"} | STUDENT_STAGES
 
 
 @pytest.mark.parametrize(
@@ -166,7 +168,7 @@ BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "ber
     [
         # The threshold goes into the serving folder: what reads the folder reruns.
         ("threshold", "fixed", 0.8, {"threshold", "export", "predict", "external"} | REPORTS),
-        ("train", "lr", 3.0e-5, BERT_STAGES | SEED_STAGES | {"external"}),
+        ("train", "lr", 3.0e-5, BERT_STAGES | SEED_STAGES),
         # A new seed trains its two folders; the spread, the external seed ensemble and the card move.
         ("seeds", "seeds", [3], {"seed@train-3", "seed@refit-3", "seeds", "external", "release"}),
         ("seeds", "fits", ["train"], {"seeds", "external"}),
@@ -174,8 +176,10 @@ BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "ber
         ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "external", "report", "release"}),
         ("ensemble", "method", "stack", {"ensemble", "compare", "external"} | REPORTS),
         ("baseline", "alpha", 1.5, {"baseline", "ensemble", "compare", "analysis", "external"} | REPORTS),
-        # The teacher's recipe retrains the teacher alone; what scores it moves, the release does not.
-        ("teacher_train", "lr", 5.0e-5, {"teacher", "evaluate@teacher", "bert_teacher", "external"}),
+        # The teacher's recipe retrains the teacher and, through what it teaches, the student and the release.
+        ("teacher_train", "lr", 5.0e-5, {"teacher", "evaluate@teacher", "bert_teacher"} | STUDENT_STAGES),
+        # A distillation setting retrains the students alone, not what teaches them.
+        ("distill", "temperature", 1.0, STUDENT_STAGES - {"distill_targets"}),
     ],
 )
 def test_a_params_change_reruns_exactly_the_stages_that_read_it(reproduced_copy, section, key, value, expected):
@@ -189,8 +193,9 @@ def test_a_params_change_reruns_exactly_the_stages_that_read_it(reproduced_copy,
     [("labeling.py", {"predict", "threshold", "export", "external"}), ("threshold.py", {"threshold", "predict"}),
      ("baseline.py", {"baseline", "external"}), ("download.py", {"download", "external_data"}),
      ("external_data.py", {"external_data"}), ("external_metrics.py", {"external"}),
-     ("evaluation.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "evaluate@teacher", "ensemble", "bert_teacher",
-                       "compare", "threshold", "export", "seeds", "external"})],
+     ("evaluation.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "evaluate@teacher", "evaluate@student",
+                       "ensemble", "bert_teacher", "distill_targets", "compare", "threshold", "export", "seeds",
+                       "external"})],
 )
 def test_editing_a_module_reruns_only_the_stages_importing_it(reproduced_copy, module, expected):
     path = reproduced_copy / "src" / "complaints" / module

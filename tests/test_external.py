@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn.metrics import roc_auc_score
 
 from complaints.data import label_tweets, read_tweets, split_labeled
@@ -106,12 +107,16 @@ def test_the_fast_resample_auc_equals_sklearn_on_a_resample_with_ties():
     assert resample_auc(labels, probability)(counts) == pytest.approx(roc_auc_score(labels[rows], probability[rows]))
 
 
-def test_the_external_stage_scores_every_model_with_intervals_and_slices(workdir):
+MODELS = ("baseline", "tutorial", "bert", "refit", "ensemble", "refit_ensemble", "refit_seeds", "teacher", "bert_teacher",
+          "student", "student_refit", "serving")
+
+
+def test_the_external_stage_scores_every_model_with_intervals_and_slices(workdir, tiny_params_file):
     metrics = json.loads((workdir / "external.json").read_text())
     tweets = pd.read_parquet(workdir / "external" / "tweets.parquet")
     threshold = json.loads((workdir / "threshold.json").read_text())["threshold"]
     validation_keys = set(json.loads((workdir / "bert.json").read_text())) - {"chosen_epoch", "dev_auc", "epochs"}
-    for model in ("baseline", "tutorial", "bert", "refit", "ensemble", "refit_ensemble", "refit_seeds"):
+    for model in MODELS:
         assert validation_keys <= set(metrics[model])
         assert metrics[model]["at_threshold"]["threshold"] == threshold and metrics[model]["auc_se"] > 0
         assert set(metrics[model]["airline_auc"]) <= set(tweets["airline"]) and metrics[model]["reason_auc"]
@@ -132,8 +137,22 @@ def test_the_external_stage_scores_every_model_with_intervals_and_slices(workdir
     np.testing.assert_allclose(seed_ensemble, (refit + extra) / 2, atol=1e-6)
     assert compare["refit_seeds_vs_refit_ci_low"] <= compare["refit_seeds_vs_refit_ci_high"]
     # The headline: what `dvc metrics show` lists of each model, one file per model.
-    for model in ("baseline", "tutorial", "bert", "refit", "ensemble", "refit_ensemble", "refit_seeds"):
+    for model in MODELS:
         headline = json.loads((workdir / "metrics" / "external" / f"{model}.json").read_text())
         assert headline == {key: metrics[model][key] for key in ("auc", "accuracy", "f1", "auc_se")}
+    # The two encoders' average at the committed teacher's share, and the share swept from 0 to 1.
+    probabilities = {model: pd.read_csv(workdir / "plots" / "external" / model / "probabilities.csv")["non_complaint_probability"]
+                     for model in ("bert", "teacher", "bert_teacher", "serving")}
+    share = yaml.safe_load(tiny_params_file.read_text())["bert_teacher"]["teacher_weight"]
+    np.testing.assert_allclose(probabilities["bert_teacher"],
+                               (1 - share) * probabilities["bert"] + share * probabilities["teacher"], atol=2e-6)
+    sweep = pd.read_csv(workdir / "plots" / "external" / "teacher_weight.csv")
+    assert sweep["teacher_weight"].tolist() == pytest.approx([share / 10 for share in range(11)])
+    assert metrics["teacher_weight"]["best_auc"] == sweep["auc"].max() and metrics["teacher_weight"]["params"] == share
+    assert sweep["auc"][0] == pytest.approx(metrics["bert"]["auc"]) and sweep["auc"][10] == pytest.approx(metrics["teacher"]["auc"])
+    # The serving folder is the released student's refit, through the default engine.
+    served = Predictor.load(workdir / "student_full", engine="torch").non_complaint_probability(tweets["text"].tolist())
+    np.testing.assert_allclose(probabilities["serving"], served, atol=1e-4)
+    assert compare["student_vs_bert_teacher_ci_low"] <= compare["student_vs_bert_teacher_ci_high"]
     report = json.loads((workdir / "external_data.json").read_text())
     assert report["tweets"] == len(tweets) == 74 and set(report["overlap"]) == {"train", "val", "test"}

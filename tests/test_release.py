@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 
 from complaints.analysis import expected_calibration_error, reliability_curve, slice_metrics
-from conftest import BIN, ROOT, run
+from conftest import BIN, ROOT, released_recipe, run
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 
@@ -27,9 +27,14 @@ def test_the_card_metadata_parses_and_matches_the_metrics(workdir, tiny_encoder)
     assert metadata["base_model"] == str(tiny_encoder) and metadata["license"] and metadata["tags"]
     (result,) = metadata["model-index"][0]["results"]
     assert result["dataset"]["split"] == "validation" and result["dataset"]["name"]
-    bert = json.loads((workdir / "bert.json").read_text())
+    # The released recipe's validation figures (the student's: its refit trained on validation).
+    released = json.loads((workdir / f"{released_recipe()}.json").read_text())
     found = {metric["type"]: metric["value"] for metric in result["metrics"]}
-    assert found == {"roc_auc": round(bert["auc"], 4), "accuracy": round(bert["accuracy"], 4), "f1": round(bert["f1"], 4)}
+    assert found == {"roc_auc": round(released["auc"], 4), "accuracy": round(released["accuracy"], 4),
+                     "f1": round(released["f1"], 4)}
+    distill = json.loads((workdir / "release" / "training.json").read_text())["distill"]
+    assert (f"at temperature {distill['temperature']} (weight {distill['alpha']})" in card
+            and f"on the {distill['labeled_tweets']:,} labeled and {distill['unlabeled_tweets']:,} unlabeled test tweets" in card)
     for section in ("## Intended use", "## Out of scope", "## Training data and procedure", "## Evaluation",
                     "## Threshold", "## Limitations and risks", "## How to use"):
         assert section in card
@@ -136,6 +141,6 @@ def test_the_card_names_the_embedded_model_by_its_hub_id():
     from complaints.card import CardInputs, metadata
 
     scores = {"auc": 0.9, "accuracy": 0.8, "f1": 0.7}
-    inputs = CardInputs(bert=scores, tutorial={}, baseline={}, ensemble={}, seeds={}, compare={}, threshold={},
+    inputs = CardInputs(recipe="bert", model=scores, tutorial={}, baseline={}, ensemble={}, seeds={}, compare={}, threshold={},
                         export={}, training={"model": {"name": "embedded"}}, config={})
     assert metadata(inputs)["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"

@@ -257,8 +257,9 @@ def corrupt_input(case: str, workdir: Path, folder: Path) -> tuple[list[str], st
         tweets = pd.read_parquet(workdir / "external" / "tweets.parquet")
         tweets[tweets["label"] == 0].to_parquet(damaged, index=False)
         return ["stages.external", "--tweets", str(damaged), "--baseline", str(workdir / "baseline.joblib"),
-                "--tutorial", str(workdir / "tutorial"), "--bert", str(workdir / "bert"), "--teacher", str(workdir / "teacher"),
-                "--serving", str(workdir / "serving"),
+                "--tutorial", str(workdir / "tutorial"), "--bert", str(workdir / "bert"), "--refit", str(workdir / "bert_full"),
+                "--teacher", str(workdir / "teacher"), "--student", str(workdir / "student"),
+                "--student-refit", str(workdir / "student_full"), "--serving", str(workdir / "serving"),
                 "--ensemble", str(workdir / "combination.json"), "--seeds", str(workdir / "seeds"),
                 "--metrics", str(folder / "model"), "--report", str(folder / "model.json"),
                 "--plots", str(folder / "plots")], str(damaged)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from complaints.config import ParamsError
-from conftest import TINY_ENCODER, run_threshold
+from conftest import TINY_ENCODER, released_recipe, run_threshold
 from stages import ensemble, threshold, tokenize, train
 
 def test_split_sizes_and_tokens(workdir):
@@ -102,7 +102,7 @@ def test_each_threshold_strategy_on_small_data(workdir, tiny_params_file, tmp_pa
     test_probability = pd.read_parquet(workdir / "test_scores.parquet")["non_complaint_probability"]
     cut = summary["threshold"]
     assert summary["strategy"] == strategy and summary["non_complaints"] == (test_probability > cut).sum()
-    validation = pd.read_csv(workdir / "plots" / "bert" / "val_probabilities.csv")
+    validation = pd.read_csv(workdir / "plots" / released_recipe() / "val_probabilities.csv")
     called = validation["non_complaint_probability"] > cut
     precision = (validation["label"][called] == 1).mean() if called.any() else 0.0
     assert summary["val_precision"] == pytest.approx(precision)
@@ -212,7 +212,7 @@ def test_export_judges_every_engine_and_fails_when_the_default_engine_does_not_p
     params["engines"]["min_label_agreement"] = 1.0
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ExportError, match=r"default engine onnx-int8 \(params key 'predict.engine'\) does not pass"):
-        export.main(["--params", str(tmp_path / "params.yaml"), "--model", str(workdir / "bert_full"), "--split",
-                     str(workdir / "split"), "--threshold", str(tmp_path / "threshold.json"), "--out",
+        export.main(["--params", str(tmp_path / "params.yaml"), "--model", str(workdir / f"{released_recipe()}_full"),
+                     "--split", str(workdir / "split"), "--threshold", str(tmp_path / "threshold.json"), "--out",
                      str(tmp_path / "serving"), "--metrics", str(tmp_path / "engines"), "--report", str(tmp_path / "export.json")])
     assert not any((tmp_path / name).exists() for name in ("serving", "engines", "export.json"))

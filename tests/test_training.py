@@ -61,7 +61,7 @@ def test_sorted_batches_and_dynamic_padding():
     assert sorted(np.concatenate(batches).tolist()) == list(range(24))
     batch = tokens.batch(batches[-1])
     assert batch["input_ids"].shape[1] == tokens.lengths[batches[-1]].max() and batch["labels"].dtype == np.int64
-    assert torch_batch(tokens, batches[-1])["input_ids"].dtype == torch.int64
+    assert torch_batch(tokens, None, batches[-1])["input_ids"].dtype == torch.int64
 
 
 def test_loss_drops_when_overfitting_one_batch():
@@ -87,7 +87,7 @@ def test_prediction_order_does_not_depend_on_batching():
     model = tiny_classifier()
     tokens = tiny_tokens()
     by_four = predict_logits(model, tokens, 4, torch.device("cpu"))
-    one_by_one = torch.cat([model(**{k: v for k, v in torch_batch(tokens, [i]).items() if k != "labels"}).logits
+    one_by_one = torch.cat([model(**{k: v for k, v in torch_batch(tokens, None, [i]).items() if k != "labels"}).logits
                             for i in range(24)])
     np.testing.assert_allclose(by_four, one_by_one.detach().numpy(), rtol=1e-4, atol=1e-5)
 

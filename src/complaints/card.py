@@ -20,10 +20,12 @@ DATASET = {"name": "Airline complaints (the tutorial's 3,400 labeled tweets)", "
 
 @dataclass(frozen=True)
 class CardInputs:
-    """The stages' reports the card is written from (each as loaded JSON), the release's training record and its
-    transformers config (its `encoder` holds the sizes)."""
+    """The stages' reports the card is written from (each as loaded JSON; `model`: the released recipe's validation
+    report, `recipe` its name), the release's training record and its transformers config (its `encoder` holds the
+    sizes)."""
 
-    bert: dict
+    recipe: str
+    model: dict
     tutorial: dict
     baseline: dict
     ensemble: dict
@@ -62,9 +64,9 @@ def metadata(inputs: CardInputs) -> dict:
                 "task": {"type": "text-classification", "name": "Complaint detection"},
                 "dataset": dict(DATASET),
                 "metrics": [
-                    {"type": "roc_auc", "value": round(inputs.bert["auc"], 4), "name": "Validation AUC"},
-                    {"type": "accuracy", "value": round(inputs.bert["accuracy"], 4), "name": "Validation accuracy"},
-                    {"type": "f1", "value": round(inputs.bert["f1"], 4), "name": "Validation F1 (non-complaint)"},
+                    {"type": "roc_auc", "value": round(inputs.model["auc"], 4), "name": "Validation AUC"},
+                    {"type": "accuracy", "value": round(inputs.model["accuracy"], 4), "name": "Validation accuracy"},
+                    {"type": "f1", "value": round(inputs.model["f1"], 4), "name": "Validation F1 (non-complaint)"},
                 ],
             }],
         }],
@@ -75,6 +77,19 @@ def interval(compare: dict, pair: str) -> str:
     """An AUC difference with its bootstrap interval, as text."""
     return (f"{compare[f'{pair}_difference']:+.4f} (95% interval {compare[f'{pair}_ci_low']:+.4f} to "
             f"{compare[f'{pair}_ci_high']:+.4f})")
+
+
+def distillation_text(training: dict) -> str:
+    """How a distilled release learned from its teacher, as a sentence (empty when it was not distilled)."""
+    if "distill" not in training:
+        return ""
+    distill = training["distill"]
+    teacher = ("the average of the default recipe and a fine-tuned all-mpnet-base-v2" if distill["teacher"] == "ensemble"
+               else "a fine-tuned all-mpnet-base-v2")
+    unlabeled = f" and {distill['unlabeled_tweets']:,} unlabeled test" if distill["unlabeled"] else ""
+    return (f" It is distilled from {teacher}: its loss mixes the KL divergence to that teacher's probabilities at "
+            f"temperature {distill['temperature']} (weight {distill['alpha']}) with cross-entropy on the labels, on the "
+            f"{distill['labeled_tweets']:,} labeled{unlabeled} tweets, so it keeps MiniLM's size and speed.")
 
 
 def card(inputs: CardInputs) -> str:
@@ -94,7 +109,7 @@ def card(inputs: CardInputs) -> str:
 Labels an English tweet addressed to an airline as a `complaint` (0) or a `non-complaint` (1). It is the tutorial "Fine-tuning BERT
 for Sentiment Analysis" made reproducible: `{base_model}` ({layers} layers, hidden {hidden}) fine-tuned with a
 {train["pooling"]}-pooled two-layer head (`Linear({hidden}, {train["head_hidden"]})` -> ReLU -> `Linear({train["head_hidden"]}, 2)`),
-trained by this project's DVC pipeline on all 3,400 labeled tweets. This folder is the release: `model.safetensors`
+trained by this project's DVC pipeline on all 3,400 labeled tweets.{distillation_text(inputs.training)} This folder is the release: `model.safetensors`
 and `config.json` (transformers, with the model's code in `model.py`), the tokenizer (truncating at
 {inputs.training["model"]["max_len"]} tokens), `model.onnx` (ONNX Runtime, fp32, fused) and `model_int8.onnx`
 (int8),
@@ -131,20 +146,21 @@ tweets, never on validation; this release is then refitted on all 3,400 tweets f
 ## Evaluation
 
 On the tutorial's 340 validation tweets. The release itself trained on them, so its figures are those of the same
-recipe trained without them (`models/bert`); the spread over seeds says how much a retrain moves them.
+recipe trained without them (`models/{inputs.recipe}`); the spread over seeds of the default recipe says how much a
+retrain moves them.
 
 | model | validation AUC | validation accuracy |
 |---|---:|---:|
 | tutorial's published bert-base-uncased (GPU) | {PUBLISHED["auc"]:.4f} | {PUBLISHED["accuracy"]:.2%} |
 | TF-IDF + Naive Bayes baseline | {inputs.baseline["auc"]:.4f} | {inputs.baseline["accuracy"]:.2%} |
 | tutorial's recipe on `{base_model}` | {inputs.tutorial["auc"]:.4f} | {inputs.tutorial["accuracy"]:.2%} |
-| **this recipe**, seed {train["seed"]} | **{inputs.bert["auc"]:.4f}** | **{inputs.bert["accuracy"]:.2%}** |
-| this recipe over {seeds["seeds"]} seeds: mean ± sd | {seeds["auc"]:.4f} ± {seeds["auc_std"]:.4f} | {seeds["accuracy"]:.2%} ± {100 * seeds["accuracy_std"]:.2f} |
-| this recipe averaged with the baseline (not released) | {inputs.ensemble["auc"]:.4f} | {inputs.ensemble["accuracy"]:.2%} |
+| **this recipe**, seed {train["seed"]} | **{inputs.model["auc"]:.4f}** | **{inputs.model["accuracy"]:.2%}** |
+| the default recipe over {seeds["seeds"]} seeds: mean ± sd | {seeds["auc"]:.4f} ± {seeds["auc_std"]:.4f} | {seeds["accuracy"]:.2%} ± {100 * seeds["accuracy_std"]:.2f} |
+| the default recipe averaged with the baseline (not released) | {inputs.ensemble["auc"]:.4f} | {inputs.ensemble["accuracy"]:.2%} |
 
 Paired bootstrap of the AUC differences on the same tweets: this recipe - baseline
-{interval(inputs.compare, "bert_vs_baseline")}; this recipe - tutorial's recipe
-{interval(inputs.compare, "bert_vs_tutorial")}. F1 of non-complaint at 0.5: {inputs.bert["f1"]:.4f}.
+{interval(inputs.compare, f"{inputs.recipe}_vs_baseline")}; this recipe - tutorial's recipe
+{interval(inputs.compare, f"{inputs.recipe}_vs_tutorial")}. F1 of non-complaint at 0.5: {inputs.model["f1"]:.4f}.
 340 tweets give an AUC a standard error of about 0.02: differences smaller than that are not evidence.
 
 ## Threshold

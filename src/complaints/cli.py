@@ -218,7 +218,9 @@ def summary(args: argparse.Namespace) -> None:
     rows = [("TF-IDF + NB baseline", "baseline"), ("tutorial's recipe", "tutorial"), ("default recipe", "bert"),
             ("default recipe, mean over seeds", "seeds"), ("default + baseline (ensemble)", "ensemble"),
             ("teacher (all-mpnet-base-v2)", "teacher"), ("default + teacher, averaged", "bert_teacher"),
-            ("refit (makes the test predictions)", "refit"), ("refit + baseline", "refit_ensemble")]
+            ("student (distilled MiniLM)", "student"), ("refit of the default recipe", "refit"),
+            ("refit + baseline", "refit_ensemble"), ("refit of the student", "student_refit"),
+            ("serving (makes the test predictions)", "serving")]
     print(f"{'':<36} {'validation AUC':>14} {'accuracy':>9} {'external AUC':>13} {'accuracy':>9}")
     for name, key in rows:
         cells = []

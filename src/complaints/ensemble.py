@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from complaints.config import ParamsError, require
+from complaints.evaluation import CompareParams, bootstrap_auc_difference
 from complaints.io import DataError, read_json, read_probabilities
 
 METHODS = ("average", "stack")
@@ -103,14 +104,50 @@ def dev_auc(method: str, labels: np.ndarray, bert_probability: np.ndarray, basel
                                                          method="predict_proba")[:, 1]))
 
 
-def mean_probability(members: list[np.ndarray]) -> np.ndarray:
-    """Models averaged: the mean of their non-complaint probabilities, tweet by tweet."""
-    return np.mean(members, axis=0)
+@dataclass(frozen=True)
+class EncoderEnsembleParams:
+    """The `bert_teacher` section: the teacher encoder's share in its average with the default recipe."""
+
+    teacher_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        require(0 <= self.teacher_weight <= 1, "bert_teacher.teacher_weight", self.teacher_weight, "a weight in [0, 1]")
+
+    def weights(self) -> list[float]:
+        """The members' weights: the default recipe's, then the teacher's."""
+        return [1 - self.teacher_weight, self.teacher_weight]
 
 
-def averaged(paths: list[Path]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The tweets of the first probabilities file (`id, label`) and the mean of every file's probabilities for them;
-    each other file must score the same tweets with the same labels."""
+# The teacher's shares tried on the external set (`external`'s teacher_weight sweep).
+TEACHER_WEIGHTS = tuple(share / 10 for share in range(11))
+
+
+def mean_probability(members: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """Models averaged: the (weighted) mean of their non-complaint probabilities, tweet by tweet."""
+    return np.average(members, axis=0, weights=weights)
+
+
+def teacher_weight_sweep(labels: np.ndarray, bert_probability: np.ndarray, teacher_probability: np.ndarray) -> pd.DataFrame:
+    """The AUC of the two encoders' average at each of TEACHER_WEIGHTS (the teacher's share)."""
+    return pd.DataFrame({"teacher_weight": TEACHER_WEIGHTS, "auc": [
+        float(roc_auc_score(labels, mean_probability([bert_probability, teacher_probability], [1 - share, share])))
+        for share in TEACHER_WEIGHTS]})
+
+
+def best_teacher_weight(labels: np.ndarray, bert_probability: np.ndarray, teacher_probability: np.ndarray,
+                        sweep: pd.DataFrame, bootstrap: CompareParams) -> dict:
+    """The sweep's best share (the first of ties) and its paired bootstrap difference to the plain average."""
+    best = float(sweep["teacher_weight"][sweep["auc"].idxmax()])
+    difference = bootstrap_auc_difference(
+        labels, mean_probability([bert_probability, teacher_probability], [1 - best, best]),
+        mean_probability([bert_probability, teacher_probability]), bootstrap.resamples, bootstrap.seed)
+    return {"best": best, "best_auc": float(sweep["auc"].max()), "sweep": sweep.to_dict("records")} \
+        | {f"best_vs_average_{key}": value for key, value in difference.items()}
+
+
+def averaged(paths: list[Path], weights: list[float] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The tweets of the first probabilities file (`id, label`) and the (weighted) mean of every file's
+    probabilities for them; each other file must score the same tweets with the same labels."""
     first = read_probabilities(paths[0])
     members = [first["non_complaint_probability"].to_numpy()]
     for path in paths[1:]:
@@ -118,4 +155,4 @@ def averaged(paths: list[Path]) -> tuple[pd.DataFrame, np.ndarray]:
         if other["label"].isna().any() or not np.array_equal(other["label"].to_numpy(), first["label"].to_numpy()):
             raise DataError(f"{path}: does not score the tweets of {paths[0]} with their labels; rerun the pipeline")
         members.append(other["non_complaint_probability"].to_numpy())
-    return first[["id", "label"]], mean_probability(members)
+    return first[["id", "label"]], mean_probability(members, weights)

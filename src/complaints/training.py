@@ -1,6 +1,7 @@
 """Fine-tuning: length-grouped batches with dynamic padding, the tutorial's optimizer and schedule (optionally with
 layer-wise learning-rate decay), an inner dev split held out of the training data to pick the best epoch, optional
-self-training on unlabeled tweets, and one or several processes through accelerate."""
+self-training on unlabeled tweets or distillation from a teacher's probabilities, and one or several processes through
+accelerate."""
 from __future__ import annotations
 
 import dataclasses
@@ -26,6 +27,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from complaints.config import require
 from complaints.decision import LABEL_WORDS
+from complaints.distillation import Teacher, as_unlabeled, distillation_loss
 from complaints.torch_scoring import predict_logits, score
 from complaints.io import DataError, read_json
 from complaints.metrics import classification_metrics
@@ -94,9 +96,20 @@ def make_accelerator() -> Accelerator:
     return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed_precision())
 
 
-def torch_batch(tokens: Tokens, indices: list[int]) -> dict[str, torch.Tensor]:
-    """A training batch as tensors (the DataLoader's collate function)."""
-    return {name: torch.from_numpy(array) for name, array in tokens.batch(indices).items()}
+def torch_batch(tokens: Tokens, teacher_probability: np.ndarray | None, indices: list[int]) -> dict[str, torch.Tensor]:
+    """A training batch as tensors, with the teacher's probabilities when distilling (the DataLoader's collate)."""
+    batch = {name: torch.from_numpy(array) for name, array in tokens.batch(indices).items()}
+    if teacher_probability is not None:
+        batch["teacher_probability"] = torch.from_numpy(teacher_probability[indices])
+    return batch
+
+
+def batch_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor], teacher: Teacher | None) -> torch.Tensor:
+    """Cross-entropy on the labels, or with a teacher the distillation loss of its `T` and `alpha`."""
+    if teacher is None:
+        return F.cross_entropy(logits, batch["labels"])
+    return distillation_loss(logits, batch["labels"], batch["teacher_probability"], teacher.params.temperature,
+                             teacher.params.alpha)
 
 
 def hold_out_dev(tokens: Tokens, share: float, seed: int) -> tuple[Tokens, Tokens | None]:
@@ -194,15 +207,19 @@ def fine_tune(
     params: TrainParams,
     accelerator: Accelerator,
     on_epoch: Callable[[dict], None] = lambda row: None,
+    teacher: Teacher | None = None,
 ) -> list[dict]:
-    """Train with AdamW and a linear schedule; after each epoch report train loss and dev metrics.
+    """Train with AdamW and a linear schedule (on the teacher's probabilities too when given); after each epoch
+    report train loss and dev metrics.
 
     With `params.best_epoch` the model ends with the weights of its best dev-AUC epoch, not its last. Under several
     processes (`accelerate launch`) each takes its share of every epoch's batches; the train loss is averaged over
     all of them, and the main process alone scores the dev split and keeps the best weights.
     """
     sampler = LengthGroupedBatches(train.lengths, params.batch_size, params.seed)
-    loader = DataLoader(range(len(train.ids)), batch_sampler=sampler, collate_fn=functools.partial(torch_batch, train))
+    targets = None if teacher is None else teacher.probability(train.ids)
+    loader = DataLoader(range(len(train.ids)), batch_sampler=sampler,
+                        collate_fn=functools.partial(torch_batch, train, targets))
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(
         parameter_groups(model, params.lr, params.layer_decay), lr=params.lr, eps=params.eps,
@@ -226,7 +243,7 @@ def fine_tune(
         loss_sum = torch.zeros((), device=accelerator.device)
         for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{params.epochs}", disable=not accelerator.is_main_process):
             logits = model(batch["input_ids"], batch["attention_mask"]).logits
-            loss = F.cross_entropy(logits.float(), batch["labels"])
+            loss = batch_loss(logits.float(), batch, teacher)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(trainable, params.max_grad_norm)
             optimizer.step()
@@ -268,32 +285,42 @@ def agreed_pseudo_labels(model: ComplaintClassifier, unlabeled: Tokens, params: 
 
 
 def train_once(location: str, train: Tokens, dev: Tokens | None, params: TrainParams, max_length: int,
-               accelerator: Accelerator, on_epoch: Callable[[dict], None]) -> tuple[ComplaintClassifier, list[dict]]:
+               accelerator: Accelerator, on_epoch: Callable[[dict], None],
+               teacher: Teacher | None = None) -> tuple[ComplaintClassifier, list[dict]]:
     """Seed, then fine-tune a fresh head on the pretrained encoder: (model, history)."""
     configure_torch(params.seed)
     model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_length,
                                   label_words=LABEL_WORDS)
-    history = fine_tune(model, train, dev, params, accelerator, on_epoch)
+    history = fine_tune(model, train, dev, params, accelerator, on_epoch, teacher)
     return accelerator.unwrap_model(model), history
 
 
 @dataclass
 class Trained:
-    """A trained classifier: its history (of the student when self-trained), dev split, and the teacher's record."""
+    """A trained classifier: its history (of the student when self-trained), dev split, and what it learned from
+    besides the labels (the self-training teacher's record, or the distillation's)."""
 
     model: ComplaintClassifier
     history: list[dict]
     dev: Tokens | None
     self_training: dict | None = None
+    distillation: dict | None = None
 
 
 def train_classifier(
     location: str, labeled: Tokens, params: TrainParams, max_length: int, accelerator: Accelerator,
     on_epoch: Callable[[dict], None] = lambda row: None, unlabeled: Tokens | None = None,
+    teacher: Teacher | None = None,
 ) -> Trained:
     """Hold out the dev split and fine-tune; with `params.self_training`, that model (the teacher) pseudo-labels
-    `unlabeled` and a fresh model (the student) trains on both. Only the student's epochs reach `on_epoch`."""
+    `unlabeled` and a fresh model (the student) trains on both. Only the student's epochs reach `on_epoch`.
+    With a `teacher`, the model learns from its probabilities on the labeled rows and on `unlabeled` when given."""
     train, dev = hold_out_dev(labeled, params.dev_size, params.dev_seed)
+    if teacher is not None:
+        record = {"labeled_tweets": len(train.ids), "unlabeled_tweets": 0 if unlabeled is None else len(unlabeled.ids)}
+        train = train if unlabeled is None else Tokens.concat([train, as_unlabeled(unlabeled)])
+        return Trained(*train_once(location, train, dev, params, max_length, accelerator, on_epoch, teacher), dev,
+                       distillation=record)
     if not params.self_training:
         return Trained(*train_once(location, train, dev, params, max_length, accelerator, on_epoch), dev)
     teacher, teacher_history = train_once(location, train, dev, params, max_length, accelerator, lambda row: None)
@@ -309,9 +336,9 @@ def train_classifier(
     return Trained(student, history, dev, record)
 
 
-def unlabeled_tokens(params: TrainParams, tokens_folder: Path) -> Tokens | None:
-    """The unlabeled test tweets' tokens when the recipe self-trains on them, else None."""
-    return Tokens.load(tokens_folder / "test.safetensors") if params.self_training else None
+def unlabeled_tokens(needed: bool, tokens_folder: Path) -> Tokens | None:
+    """The unlabeled test tweets' tokens when the recipe self-trains or distills on them, else None."""
+    return Tokens.load(tokens_folder / "test.safetensors") if needed else None
 
 
 def refit_params(params: TrainParams, training_record: Path) -> TrainParams:
