@@ -11,7 +11,9 @@ The rule: a difference smaller than two standard errors is not acted on, and the
 Needs the pipeline's outputs (data/external, plots/external) and the experiments in this repository's cache.
 Run:  python -m benchmarks.options --round 2 layer-decay-0.8 pooling-cls self-training --ensembles refit-seeds
       python -m benchmarks.options --round 3 --model student temperature-1 alpha-0.9 teacher-mpnet labeled-only
-Writes benchmarks/results/options-round{N}.json; `python -m benchmarks.report` puts the tables in docs/quality.md.
+Writes benchmarks/results/options-round{N}.json, and external.json (the committed run's comparisons the README's
+goals need); `python -m benchmarks.report` puts the tables in docs/quality.md and the goals in the README.
+`--comparisons-only` refreshes external.json alone, after a `dvc repro`.
 """
 from __future__ import annotations
 
@@ -44,13 +46,15 @@ def verdict(difference: dict) -> str:
 # The params section each model's recipe comes from (training.json records it as `train`); a student's also records
 # its `distill` section.
 RECIPE_SECTIONS = {"bert": "train", "student": "train", "teacher": "teacher_train"}
+# What a student's training.json records of its distillation besides its params.
+DISTILL_COUNTS = {"labeled_tweets", "unlabeled_tweets"}
 
 
 def switches(training: dict, default: dict, recipe_section: str = "train") -> dict:
     """The dotted recipe (and `distill`) params an experiment changed against the default."""
     return {f"{prefix}.{key}": value for section, prefix in (("train", recipe_section), ("distill", "distill"))
             for key, value in training.get(section, {}).items()
-            if key in default.get(section, {}) and default[section][key] != value}
+            if key in default.get(section, {}) and key not in DISTILL_COUNTS and default[section][key] != value}
 
 
 def fetched(path: str, experiment: str, destination: Path) -> Path:
@@ -86,6 +90,17 @@ def ensemble_entries(experiment: str, metrics: dict, switch: dict) -> list[dict]
     return entries
 
 
+def committed_comparisons(metrics: dict) -> dict:
+    """What the README's goals need of the committed run's external report (reports/ is not in git): the student
+    against its teacher, the student's refit against the refit, and the teacher's share swept."""
+    compare = metrics["compare"]
+    pairs = {pair: {key: compare[f"{pair}_{key}"] for key in ("difference", "ci_low", "ci_high", "se")}
+             for pair in ("student_vs_bert_teacher", "student_refit_vs_refit")}
+    weight = metrics["teacher_weight"]
+    weight = weight | {"verdict": verdict({key: weight[f"best_vs_average_{key}"] for key in ("difference", "se")})}
+    return run_header() | {"teacher_weight": weight, "comparisons": pairs}
+
+
 def judge(name: str, folder: Path, tweets, reference, default_training: dict, batch_size: int,
           recipe_section: str) -> dict:
     """One option's model against the default on the external tweets."""
@@ -103,12 +118,19 @@ def judge(name: str, folder: Path, tweets, reference, default_training: dict, ba
 def main(argv: list[str] | None = None) -> None:
     """Fetch, score and judge every experiment named."""
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    arguments.add_argument("--round", type=int, required=True, help="the round of options (names the results file)")
+    arguments.add_argument("--round", type=int, help="the round of options (names the results file)")
+    arguments.add_argument("--comparisons-only", action="store_true",
+                           help="only refresh external.json from the committed run (after a `dvc repro`)")
     arguments.add_argument("--model", default="bert", choices=sorted(RECIPE_SECTIONS),
                            help="the model folder the experiments changed (models/<model>)")
     arguments.add_argument("experiments", nargs="*", help="experiments of train@bert (or of the student stage)")
     arguments.add_argument("--ensembles", nargs="*", default=[], help="experiments of seeds.refits (refit_seeds)")
     args = arguments.parse_args(argv)
+    if args.comparisons_only:
+        save(committed_comparisons(read_json(ROOT / "reports" / "external.json")), "external")
+        return
+    if args.round is None:
+        arguments.error("--round is required unless --comparisons-only")
     tweets = read_parquet(ROOT / "data" / "external" / "tweets.parquet")
     reference = read_probabilities(ROOT / "plots" / "external" / args.model / "probabilities.csv")
     if reference["id"].tolist() != tweets["id"].tolist():
@@ -136,13 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     for entry in ensembles:
         print(f"{entry['candidate']} ({entry['experiment']}): external AUC {entry['external_auc']:.4f}, vs refit "
               f"{entry['vs_refit']['difference']:+.4f} (SE {entry['vs_refit']['se']:.4f}): {entry['verdict']}")
-    compare = metrics["compare"]
-    pairs = {pair: {key: compare[f"{pair}_{key}"] for key in ("difference", "ci_low", "ci_high", "se")}
-             for pair in ("student_vs_bert_teacher", "student_refit_vs_refit") if f"{pair}_difference" in compare}
-    weight = metrics.get("teacher_weight")
-    if weight:
-        weight = weight | {"verdict": verdict({key: weight[f"best_vs_average_{key}"] for key in ("difference", "se")})}
-    save(run_header() | {"round": args.round, "model": args.model, "teacher_weight": weight, "comparisons": pairs, "default_epochs": default_training["train"]["epochs"],
+    save(committed_comparisons(metrics), "external")
+    save(run_header() | {"round": args.round, "model": args.model, "default_epochs": default_training["train"]["epochs"],
                          "default_distill": default_training.get("distill"),
                          "default_external_auc": metrics[args.model]["auc"], "options": options, "ensembles": ensembles},
          f"options-round{args.round}")

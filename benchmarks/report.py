@@ -119,8 +119,8 @@ def results_block() -> str:
     recipe = yaml.safe_load((ROOT / "params.yaml").read_text())["release"]["recipe"]
     serving, released = headline("external/serving.json"), headline(f"{recipe}.json")
     low, high = serving["auc"] - 1.96 * serving["auc_se"], serving["auc"] + 1.96 * serving["auc_se"]
-    # The committed run's comparisons, as the student's options round recorded them (reports/ is not in git).
-    gap = result("options-round3")["comparisons"]["student_vs_bert_teacher"]
+    # The committed run's comparisons, as benchmarks.options recorded them (reports/ is not in git).
+    gap = result("external")["comparisons"]["student_vs_bert_teacher"]
     lines += ["", f"The threshold {threshold['threshold']:g} calls {threshold['non_complaints']:,} of the test tweets "
                   f"non-complaints. Test labels each ONNX engine keeps against PyTorch at it: {kept}; the default engine "
                   f"is `{engine}`.",
@@ -309,7 +309,7 @@ def options_table(result: dict) -> str:
 
 def teacher_weight_block() -> str:
     """The external AUC of the two encoders' average at each teacher's share, and the best share against 0.5."""
-    weight = result("options-round3")["teacher_weight"]
+    weight = result("external")["teacher_weight"]
     difference = {key: weight[f"best_vs_average_{key}"] for key in ("difference", "ci_low", "ci_high", "se")}
     lines = ["| teacher's share | " + " | ".join(f"{row['teacher_weight']:.1f}" for row in weight["sweep"]) + " |",
              "|---|" + "---:|" * len(weight["sweep"]),
