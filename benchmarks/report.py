@@ -335,6 +335,24 @@ def int8_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def large_block() -> str:
+    """The two releases side by side: external AUC (the committed run's metrics) and speed (`benchmarks.large`)."""
+    speed = result("large")
+    rows = (("complaint-classifier", "default", headline("external/serving.json")),
+            ("complaint-classifier-large", "large", headline("external/bert_teacher.json")))
+    lines = ["| release | engine | external AUC ± SE | tweets/s | one tweet, p50 / p95 | peak memory |",
+             "|---|---|---:|---:|---:|---:|"]
+    for name, side, external in rows:
+        figures = speed["sides"][side]
+        lines.append(f"| `{name}` | `{figures['engine']}` | {external['auc']:.4f} ± {external['auc_se']:.4f} | "
+                     f"{figures['tweets_per_s']:,.0f} | {figures['latency_p50_ms']:.1f} / {figures['latency_p95_ms']:.1f} ms | "
+                     f"{figures['peak_rss_mb']:,.0f} MB |")
+    lines += ["", f"Speeds: raw test tweets to probabilities, `python -m benchmarks.large` on {machine(speed)}; the large "
+                  f"release runs at {speed['large_speed_share']:.0%} of the default's speed. Its external AUC is its "
+                  f"members' PyTorch average (`bert_teacher`), which its ONNX graphs match to 1e-4."]
+    return "\n".join(lines)
+
+
 def replace_block(text: str, name: str, block: str, path: Path) -> str:
     """`text` with the part between NAME's markers replaced by `block`."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
@@ -348,6 +366,7 @@ def replace_block(text: str, name: str, block: str, path: Path) -> str:
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "commands": ("README.md", commands_block),
     "results": ("README.md", results_block),
+    "large": ("README.md", large_block),
     "stages": ("docs/pipeline.md", stages_block),
     "options-round1": ("docs/quality.md", lambda: options_table(result("options-round1"))),
     "options-round2": ("docs/quality.md", lambda: options_table(result("options-round2"))),

@@ -19,7 +19,8 @@ import pandas as pd
 
 from complaints import stage
 from complaints.config import load_section
-from complaints.ensemble import EncoderEnsembleParams, mean_probability
+from complaints.averaging import mean_probability
+from complaints.ensemble import EncoderEnsembleParams
 from complaints.evaluation import EvaluateParams
 from complaints.io import DataError, write_json, write_table
 from complaints.model import load_classifier

@@ -34,9 +34,8 @@ from complaints import stage
 from complaints.analysis import reliability_curve
 from complaints.baseline import load_baseline
 from complaints.config import load_section
-from complaints.ensemble import (
-    EncoderEnsembleParams, best_teacher_weight, mean_probability, read_combination, teacher_weight_sweep,
-)
+from complaints.averaging import mean_probability
+from complaints.ensemble import EncoderEnsembleParams, best_teacher_weight, read_combination, teacher_weight_sweep
 from complaints.io import DataError, atomic_dir, read_parquet, write_json, write_table
 from complaints.labeling import PredictParams
 from complaints.modelfolder import folder_threshold

@@ -13,11 +13,10 @@ import logging
 import shutil
 from collections.abc import Sequence
 from dataclasses import fields
-from importlib.metadata import version
 from pathlib import Path
 
 from complaints import stage
-from complaints.card import ARTIFACT, CardInputs, card, cleaning_rules
+from complaints.card import ARTIFACT, CardInputs, card, release_record
 from complaints.io import atomic_dir, read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -40,8 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with atomic_dir(args.out) as staging:
         for path in sorted(args.serving.iterdir()):
             shutil.copyfile(path, staging / path.name)
-        write_json({"name": ARTIFACT, "project_version": version("complaints"), "engine": inputs.export["default_engine"],
-                    "validation_auc": inputs.model["auc"], "cleaning": cleaning_rules()}, staging / "release.json")
+        write_json(release_record(ARTIFACT, inputs.export["default_engine"], inputs.model["auc"]), staging / "release.json")
         (staging / "README.md").write_text(card(inputs), encoding="utf-8")
     logger.info("released %s: threshold %.4f, validation AUC %.4f", args.out, threshold["threshold"], inputs.model["auc"])
 

@@ -197,7 +197,7 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str, teacher: str)
     params["teacher_train"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
     params["compare"]["resamples"] = 200
-    params["threshold"]["review_size"] = 5
+    params["threshold"].update(review_size=5, target_count=10)  # of the mirror's 30 test tweets
     return params
 
 
@@ -242,8 +242,8 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
     """The whole chain of stage mains in `work`, as `dvc repro` runs them: each stage's report as `work/{name}.json`,
     the headline metrics in `work/metrics`."""
     from stages import (
-        analysis, average, baseline, compare, distill_targets, ensemble, evaluate, external, external_data, release, report,
-        seeds, tokenize, train,
+        analysis, average, baseline, compare, distill_targets, ensemble, evaluate, export_large, external, external_data,
+        release, release_large, report, seeds, tokenize, train,
     )
 
     params = ["--params", str(tiny_params_file)]
@@ -306,6 +306,10 @@ def run_chain(tiny_params_file: Path, work: Path) -> None:
     analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
                             "--out", str(work / "plots" / "analysis"), "--report", str(work / "analysis.json")])
     release.main(params + ["--recipe", released_recipe(), "--serving", str(work / "serving"), "--reports", str(work), "--out", str(work / "release")])
+    export_large.main(params + ["--bert", str(work / "bert"), "--teacher", str(work / "teacher"), "--split", str(work / "split"),
+                                "--out", str(work / "serving_large"), "--report", str(work / "export_large.json")])
+    release_large.main(params + ["--recipe", released_recipe(), "--serving", str(work / "serving_large"), "--reports", str(work),
+                                 "--speed", str(ROOT / "benchmarks" / "results" / "large.json"), "--out", str(work / "release_large")])
     report.main(params + ["--metrics", str(headline), "--reports", str(work), "--plots", str(work / "plots"), "--out", str(work / "report" / "report.md"),
                           "--figures", str(work / "report" / "figures")])
 

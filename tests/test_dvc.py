@@ -155,29 +155,32 @@ def test_a_clone_without_data_shows_the_committed_headline_metrics_in_120_column
     assert diff["metrics/bert.json"]["auc"]["new"] == committed["metrics/bert.json"]["auc"]
 
 
-REPORTS = {"release", "report"}
+# The external figures reach both cards.
+REPORTS = {"release", "report", "release_large"}
 SEED_STAGES = {"seed@train-1", "seed@refit-1"}  # the tiny params: seed 1, both fits
 # The released student learns from the default recipe and the teacher: what moves them moves it and its release.
 STUDENT_STAGES = {"distill_targets", "student", "student_full", "evaluate@student", "compare", "threshold", "export",
                   "predict", "external"} | REPORTS
-BERT_STAGES = {"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "bert_teacher", "analysis"} | STUDENT_STAGES
+# The large release exports the default recipe and the teacher themselves.
+BERT_STAGES = ({"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "bert_teacher", "analysis", "export_large"}
+               | STUDENT_STAGES)
 
 
 @pytest.mark.parametrize(
     "section, key, value, expected",
     [
-        # The threshold goes into the serving folder: what reads the folder reruns.
-        ("threshold", "fixed", 0.8, {"threshold", "export", "predict", "external"} | REPORTS),
+        # The threshold goes into both serving folders: what reads them reruns.
+        ("threshold", "target_count", 12, {"threshold", "export", "predict", "external", "export_large"} | REPORTS),
         ("train", "lr", 3.0e-5, BERT_STAGES | SEED_STAGES),
         # A new seed trains its two folders; the spread, the external seed ensemble and the card move.
-        ("seeds", "seeds", [3], {"seed@train-3", "seed@refit-3", "seeds", "external", "release"}),
-        ("seeds", "fits", ["train"], {"seeds", "external"}),
+        ("seeds", "seeds", [3], {"seed@train-3", "seed@refit-3", "seeds", "external", "release", "release_large"}),
+        ("seeds", "fits", ["train"], {"seeds", "external", "release_large"}),
         # The release reads the tutorial's metrics, which move.
-        ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "external", "report", "release"}),
+        ("tutorial", "lr", 3.0e-5, {"train@tutorial", "evaluate@tutorial", "compare", "external"} | REPORTS),
         ("ensemble", "method", "stack", {"ensemble", "compare", "external"} | REPORTS),
         ("baseline", "alpha", 1.5, {"baseline", "ensemble", "compare", "analysis", "external"} | REPORTS),
         # The teacher's recipe retrains the teacher and, through what it teaches, the student and the release.
-        ("teacher_train", "lr", 5.0e-5, {"teacher", "evaluate@teacher", "bert_teacher"} | STUDENT_STAGES),
+        ("teacher_train", "lr", 5.0e-5, {"teacher", "evaluate@teacher", "bert_teacher", "export_large"} | STUDENT_STAGES),
         # A distillation setting retrains the students alone, not what teaches them.
         ("distill", "temperature", 1.0, STUDENT_STAGES - {"distill_targets"}),
     ],
@@ -190,12 +193,12 @@ def test_a_params_change_reruns_exactly_the_stages_that_read_it(reproduced_copy,
 
 @pytest.mark.parametrize(
     "module, expected",
-    [("labeling.py", {"predict", "threshold", "export", "external"}), ("threshold.py", {"threshold", "predict"}),
+    [("labeling.py", {"predict", "threshold", "export", "external"}), ("threshold.py", {"threshold", "predict", "export_large"}),
      ("baseline.py", {"baseline", "external"}), ("download.py", {"download", "external_data"}),
      ("external_data.py", {"external_data"}), ("external_metrics.py", {"external"}),
      ("evaluation.py", {"baseline", "evaluate@bert", "evaluate@tutorial", "evaluate@teacher", "evaluate@student",
                        "ensemble", "bert_teacher", "distill_targets", "compare", "threshold", "export", "seeds",
-                       "external"})],
+                       "external", "export_large"})],
 )
 def test_editing_a_module_reruns_only_the_stages_importing_it(reproduced_copy, module, expected):
     path = reproduced_copy / "src" / "complaints" / module
@@ -238,7 +241,8 @@ def test_experiment_runs_in_a_temporary_copy_and_shows_both_aucs(reproduced_copy
 def test_queued_experiments_run_through_the_queue(reproduced_copy):
     import time
 
-    run(["dvc", "exp", "run", "--queue", "-n", "thr7", "-S", "threshold.fixed=0.7"], reproduced_copy)
+    run(["dvc", "exp", "run", "--queue", "-n", "thr7", "-S", "threshold.strategy=fixed", "-S",
+         "threshold.fixed=0.7"], reproduced_copy)
     run(["dvc", "queue", "start", "-j", "1"], reproduced_copy)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -259,7 +263,7 @@ def test_teammate_pulls_and_reproduces_nothing(reproduced_copy, tmp_path):
     run(["dvc", "remote", "add", "--local", "-f", "-d", "team", str(remote)], project)
     # One extra run recorded only in the run-cache: the teammate will ask for the same params.
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["threshold"]["fixed"] = 0.6
+    params["threshold"].update(strategy="fixed", fixed=0.6)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["dvc", "repro"], project)
     run(["python", "-m", "complaints.sharing"], project)

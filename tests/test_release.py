@@ -5,6 +5,7 @@ import subprocess
 from io import StringIO
 
 import pandas as pd
+import pytest
 import yaml
 
 from complaints.analysis import expected_calibration_error, reliability_curve, slice_metrics
@@ -50,16 +51,17 @@ def test_the_release_holds_the_serving_files_byte_for_byte_and_its_threshold(wor
     release, serving = workdir / "release", workdir / "serving"
     for path in serving.iterdir():
         assert (release / path.name).read_bytes() == path.read_bytes(), path.name
-    assert json.loads((release / "threshold.json").read_text())["threshold"] == 0.9
+    assert json.loads((release / "threshold.json").read_text()) == json.loads((serving / "threshold.json").read_text())
     record = json.loads((release / "release.json").read_text())
     assert record["cleaning"]["function"] == "complaints.cleaning.clean_for_bert" and len(record["cleaning"]["sha256"]) == 64
 
 
-def test_the_registry_entry_names_the_release(tmp_path):
-    (name, artifact), = DVC_YAML["artifacts"].items()
-    assert name == "complaint-classifier" and artifact["type"] == "model" and artifact["path"] == "models/release"
-    assert artifact["desc"] and artifact["labels"]
-    assert any("models/release" in stage.get("outs", []) for stage in DVC_YAML["stages"].values())
+@pytest.mark.parametrize("name, path", [("complaint-classifier", "models/release"),
+                                        ("complaint-classifier-large", "models/release_large")])
+def test_the_registry_entries_name_the_releases(name, path):
+    artifact = DVC_YAML["artifacts"][name]
+    assert artifact["type"] == "model" and artifact["path"] == path and artifact["desc"] and artifact["labels"]
+    assert any(path in stage.get("outs", []) for stage in DVC_YAML["stages"].values())
 
 
 def test_slices_calibration_and_mistakes_are_computed_honestly():

@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from complaints.averaging import mean_probability
 from complaints.config import ParamsError, require
 from complaints.evaluation import CompareParams, bootstrap_auc_difference
 from complaints.io import DataError, read_json, read_probabilities
@@ -120,11 +121,6 @@ class EncoderEnsembleParams:
 
 # The teacher's shares tried on the external set (`external`'s teacher_weight sweep).
 TEACHER_WEIGHTS = tuple(share / 10 for share in range(11))
-
-
-def mean_probability(members: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
-    """Models averaged: the (weighted) mean of their non-complaint probabilities, tweet by tweet."""
-    return np.average(members, axis=0, weights=weights)
 
 
 def teacher_weight_sweep(labels: np.ndarray, bert_probability: np.ndarray, teacher_probability: np.ndarray) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from onnxruntime.transformers.optimizer import optimize_model
 from torch import nn
 
 from complaints.config import require
-from complaints.io import DataError
+from complaints.io import DataError, read_json
 from complaints.model import ComplaintClassifier, load_classifier
 from complaints.modelfolder import ENGINE_FILES
 
@@ -116,20 +116,26 @@ class ExportError(DataError):
     """The exported graph lost a fusion or disagrees with PyTorch."""
 
 
+def export_fp32(model_folder: Path, target: Path, scratch: Path) -> dict[str, int]:
+    """`target` gets the model folder's files and `model.onnx`, fp32 and fused where ONNX Runtime's optimizer
+    recognises the pattern; returns the fusion counts."""
+    for path in sorted(model_folder.iterdir()):
+        if path.is_file():
+            shutil.copyfile(path, target / path.name)
+    model = load_classifier(model_folder, attn_implementation="eager")
+    export(model, scratch / "exported.onnx")
+    return fuse(scratch / "exported.onnx", target / ENGINE_FILES["onnx"], model.config.encoder.num_attention_heads,
+                model.config.encoder.hidden_size)
+
+
 def export_folder(model_folder: Path, target: Path, scratch: Path, fp32_layers: tuple[int, ...] = ()) -> dict:
     """`target` gets the model folder's files, `model.onnx` (fused fp32) and `model_int8.onnx` (its layers
     `fp32_layers` in fp32); returns fusion counts.
 
     Fails unless every encoder layer's attention was fused, and when a layer to keep in fp32 does not exist.
     """
-    for path in sorted(model_folder.iterdir()):
-        if path.is_file():
-            shutil.copyfile(path, target / path.name)
-    model = load_classifier(model_folder, attn_implementation="eager")
-    export(model, scratch / "exported.onnx")
-    fused = fuse(scratch / "exported.onnx", target / ENGINE_FILES["onnx"], model.config.encoder.num_attention_heads,
-                 model.config.encoder.hidden_size)
-    layers = model.config.encoder.num_hidden_layers
+    fused = export_fp32(model_folder, target, scratch)
+    layers = read_json(model_folder / "config.json")["encoder"]["num_hidden_layers"]
     if sum(fused.get(name, 0) for name in FUSED_ATTENTION) != layers:
         raise ExportError(f"{target / ENGINE_FILES['onnx']}: attention fused in {fused} for {layers} layers; "
                           f"ONNX Runtime's optimizer no longer recognises the exported attention")

@@ -8,6 +8,9 @@ only @mentions) is scored as `[CLS] [SEP]`, as the tokenize stage encodes it.
 
 Engines: `torch` (the folder's safetensors through PyTorch), `onnx` (the exported, fused fp32 graph) and `onnx-int8`
 (its dynamic int8 quantization) on ONNX Runtime. The ONNX engines never import torch, so they start faster.
+
+An ensemble folder (`ensemble.json`: member model folders and their weights) loads as one predictor: each member
+cleans, tokenizes and scores the tweets its own way, and their probabilities are averaged with the weights.
 """
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ import numpy as np
 import transformers
 from transformers import PreTrainedTokenizerBase
 
+from complaints.averaging import mean_probability
 from complaints.encoding import encode
 from complaints.io import read_json
-from complaints.modelfolder import ENGINES, check_model_folder, engine_file
+from complaints.modelfolder import ENGINES, check_model_folder, engine_file, ensemble_members
 from complaints.machine import available_cpus
 from complaints.tokens import Tokens
 
@@ -68,10 +72,16 @@ class Predictor:
     engine: str
 
     @classmethod
-    def load(cls, folder: Path, batch_size: int = 64, threads: int | None = None, engine: str = "torch") -> Predictor:
-        """Load a model folder (a train stage's, or the export stage's with its ONNX files) for inference."""
+    def load(cls, folder: Path, batch_size: int = 64, threads: int | None = None,
+             engine: str = "torch") -> Predictor | EnsemblePredictor:
+        """Load a model folder (a train stage's, or the export stage's with its ONNX files) or an ensemble folder for
+        inference."""
         folder = Path(folder)
         check_model_folder(folder, engine)
+        members = ensemble_members(folder)
+        if members is not None:
+            return EnsemblePredictor(tuple(cls.load(folder / name, batch_size, threads, engine) for name in members),
+                                     tuple(members.values()), engine)
         threads = threads or available_cpus()
         scorer = (torch_scorer(folder, batch_size, threads) if engine == ENGINES[0]
                   else onnx_scorer(engine_file(folder, engine), batch_size, threads))
@@ -87,3 +97,16 @@ class Predictor:
         encoded = encode(self.tokenizer, list(first_index), self.max_length)
         tokens = Tokens(np.arange(len(first_index)), encoded["input_ids"], encoded["attention_mask"], None)
         return self.score_tokens(tokens)[inverse]
+
+
+@dataclass(frozen=True)
+class EnsemblePredictor:
+    """An ensemble folder loaded: each member folder's predictor and its weight in the average of their probabilities."""
+
+    members: tuple[Predictor, ...]
+    weights: tuple[float, ...]
+    engine: str
+
+    def non_complaint_probability(self, texts: Sequence[str]) -> np.ndarray:
+        """The members' non-complaint probabilities of each raw tweet, averaged with their weights."""
+        return mean_probability([member.non_complaint_probability(texts) for member in self.members], list(self.weights))

@@ -29,7 +29,7 @@ from complaints.batching import Batcher, Busy
 from complaints.config import require
 from complaints.io import read_json
 from complaints.decision import LABEL_WORDS, Threshold, label_words
-from complaints.modelfolder import folder_digest, folder_threshold
+from complaints.modelfolder import ensemble_members, folder_digest, folder_threshold
 from complaints.predictor import Predictor
 
 SETTINGS_VARIABLE = "COMPLAINTS_SERVE_SETTINGS"
@@ -106,12 +106,17 @@ class PredictResponse(BaseModel):
 
 
 def model_info(folder: Path, threshold: Threshold, engine: str) -> dict:
-    """What /info reports about the loaded model: read from the model folder only."""
+    """What /info reports about the loaded model: read from the model folder only (an ensemble folder: its members'
+    base models and weights)."""
     training, release = folder / "training.json", folder / "release.json"
+    members = ensemble_members(folder)
     return {
         "model": folder.name,
         "engine": engine,
         "base_model": read_json(training)["model"]["name"] if training.is_file() else None,
+        "members": None if members is None else {
+            name: {"base_model": read_json(folder / name / "training.json")["model"]["name"], "weight": weight}
+            for name, weight in members.items()},
         "digest": folder_digest(folder),
         "threshold": threshold.value,
         "threshold_source": threshold.source,

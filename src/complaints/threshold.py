@@ -18,7 +18,7 @@ STRATEGIES = ("fixed", "target_count", "max_f1", "precision_at")
 class ThresholdParams:
     """The `threshold` section: the strategy, each strategy's target, and the review sample."""
 
-    strategy: str = "fixed"
+    strategy: str = "target_count"
     fixed: float = 0.9
     target_count: int = 300
     target_precision: float = 0.9
