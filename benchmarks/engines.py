@@ -79,24 +79,32 @@ def side(name: str, output: Path, encoder: Path) -> dict:
         probabilities, padded = reference_side(tweets, encoder)
     else:
         probabilities, padded = our_side(name, tweets)
+    probability, seconds, figures = timed(probabilities, tweets, LATENCY_TWEETS)
+    np.save(output, np.asarray(probability, dtype=np.float64))
+    return figures | {
+        "gflop_per_s": matmul_gflop(padded) / seconds,
+        "fraction_of_fp32_peak": matmul_gflop(padded) / seconds / PEAK_GFLOPS,
+        "padded_tokens": padded,
+    }
+
+
+def timed(probabilities: Callable, tweets: list[str], latency_tweets: int) -> tuple[np.ndarray, float, dict]:
+    """Score `tweets` after a warm-up, then the first `latency_tweets` one at a time: the probabilities, the seconds
+    of the whole run, and tweets/s, single-tweet latency (p50, p95) and this process's peak memory."""
     probabilities(tweets[:16])  # warm-up: first calls allocate
     started = time.perf_counter()
     probability = probabilities(tweets)
     seconds = time.perf_counter() - started
     latency = []
-    for tweet in tweets[:LATENCY_TWEETS]:
+    for tweet in tweets[:latency_tweets]:
         started = time.perf_counter()
         probabilities([tweet])
         latency.append(time.perf_counter() - started)
-    np.save(output, np.asarray(probability, dtype=np.float64))
-    return {
+    return probability, seconds, {
         "tweets_per_s": len(tweets) / seconds,
         "latency_p50_ms": 1000 * float(np.percentile(latency, 50)),
         "latency_p95_ms": 1000 * float(np.percentile(latency, 95)),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "gflop_per_s": matmul_gflop(padded) / seconds,
-        "fraction_of_fp32_peak": matmul_gflop(padded) / seconds / PEAK_GFLOPS,
-        "padded_tokens": padded,
     }
 
 

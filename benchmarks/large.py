@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
-
-import numpy as np
 
 from benchmarks.compare import ROOT, run_header, save
-from benchmarks.engines import test_tweets
+from benchmarks.engines import test_tweets, timed
 
 FOLDERS = {"default": ROOT / "models" / "serving", "large": ROOT / "models" / "serving_large"}
 LATENCY_TWEETS = 100
@@ -31,21 +27,9 @@ def side(name: str) -> dict:
 
     folder = FOLDERS[name]
     engine = resolve_engine(folder, "auto")
-    tweets = test_tweets()
     predictor = Predictor.load(folder, BATCH_SIZE, engine=engine)
-    predictor.non_complaint_probability(tweets[:16])  # warm-up: first calls allocate
-    started = time.perf_counter()
-    predictor.non_complaint_probability(tweets)
-    seconds = time.perf_counter() - started
-    latency = []
-    for tweet in tweets[:LATENCY_TWEETS]:
-        started = time.perf_counter()
-        predictor.non_complaint_probability([tweet])
-        latency.append(time.perf_counter() - started)
-    return {"engine": engine, "tweets_per_s": len(tweets) / seconds,
-            "latency_p50_ms": 1000 * float(np.percentile(latency, 50)),
-            "latency_p95_ms": 1000 * float(np.percentile(latency, 95)),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    _, _, figures = timed(predictor.non_complaint_probability, test_tweets(), LATENCY_TWEETS)
+    return {"engine": engine} | figures
 
 
 def main(argv: list[str] | None = None) -> None:

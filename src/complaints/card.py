@@ -79,18 +79,24 @@ def model_index(name: str, validation: dict) -> list[dict]:
     }]
 
 
-def metadata(inputs: CardInputs) -> dict:
-    """The card's YAML block: base model, language, licence, task, tags and the model-index of validation results."""
+def card_metadata(name: str, base: str | list[str], validation: dict, library: str, tags: tuple[str, ...]) -> dict:
+    """A card's YAML block: base model(s), language, licence, library, task, tags and the model-index of validation
+    results."""
     return {
-        "base_model": base_model(inputs.training),
+        "base_model": base,
         "language": "en",
         "license": "apache-2.0",
-        "library_name": "transformers",
+        "library_name": library,
         "pipeline_tag": "text-classification",
-        "tags": list(TAGS),
+        "tags": list(tags),
         "metrics": ["roc_auc", "accuracy", "f1"],
-        "model-index": model_index(ARTIFACT, inputs.model),
+        "model-index": model_index(name, validation),
     }
+
+
+def metadata(inputs: CardInputs) -> dict:
+    """The card's YAML block, for the released recipe's validation results."""
+    return card_metadata(ARTIFACT, base_model(inputs.training), inputs.model, "transformers", TAGS)
 
 
 def interval(compare: dict, pair: str) -> str:
@@ -259,16 +265,8 @@ class LargeCardInputs:
 
 def large_metadata(inputs: LargeCardInputs) -> dict:
     """The large card's YAML block: both base models, and the ensemble's validation results through ONNX."""
-    return {
-        "base_model": [base_model(training) for training in inputs.trainings.values()],
-        "language": "en",
-        "license": "apache-2.0",
-        "library_name": "onnx",
-        "pipeline_tag": "text-classification",
-        "tags": [*TAGS, "ensemble"],
-        "metrics": ["roc_auc", "accuracy", "f1"],
-        "model-index": model_index(LARGE_ARTIFACT, inputs.export["validation"]),
-    }
+    return card_metadata(LARGE_ARTIFACT, [base_model(training) for training in inputs.trainings.values()],
+                         inputs.export["validation"], "onnx", (*TAGS, "ensemble"))
 
 
 def member_row(name: str, inputs: LargeCardInputs) -> str:
