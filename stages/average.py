@@ -16,6 +16,7 @@ from complaints import stage
 from complaints.config import load_section
 from complaints.ensemble import EncoderEnsembleParams, averaged
 from complaints.evaluation import write_evaluation
+from complaints.skipping import skipped_upstream
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("--bert", "--teacher", "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
+    if skipped_upstream([args.bert, args.teacher], [args.metrics, args.report, args.plots]):
+        return
     params = load_section(args.params, "bert_teacher", EncoderEnsembleParams)
 
     validation, probability = averaged([args.bert, args.teacher], params.weights())

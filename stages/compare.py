@@ -1,6 +1,7 @@
 """Paired bootstrap of validation AUC differences: each candidate against each reference, on the same tweets.
 
-Reads: plots/{name}/val_probabilities.csv of every model named, params `compare`.
+Reads: plots/{name}/val_probabilities.csv of every model named, params `compare`; a candidate the pipeline skipped
+(the first look without the teacher: complaints.skipping) is left out.
 Writes: reports/compare.json (`{candidate}_vs_{reference}`: AUC difference, its 95% interval and standard error)
 Run:   python -m stages.compare --candidates bert ensemble --references baseline tutorial --plots plots \
            --report reports/compare.json
@@ -17,6 +18,7 @@ from complaints import stage
 from complaints.config import load_section
 from complaints.io import DataError, read_probabilities, write_json
 from complaints.evaluation import CompareParams, bootstrap_auc_difference
+from complaints.skipping import skipped_reason
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     params = load_section(args.params, "compare", CompareParams)
 
-    tables = {name: read_probabilities(args.plots / name / "val_probabilities.csv") for name in args.candidates + args.references}
+    candidates = [name for name in args.candidates if skipped_reason(args.plots / name / "val_probabilities.csv") is None]
+    if skipped := sorted(set(args.candidates) - set(candidates)):
+        logger.info("left out, skipped by the pipeline: %s", ", ".join(skipped))
+    tables = {name: read_probabilities(args.plots / name / "val_probabilities.csv") for name in candidates + args.references}
     first = tables[args.references[0]]
     labels = first["label"].to_numpy()
     if np.unique(labels).size < 2:
@@ -41,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not np.array_equal(table[["id", "label"]].to_numpy(), first[["id", "label"]].to_numpy()):
             raise DataError(f"{args.plots / name / 'val_probabilities.csv'}: not the same validation tweets as {args.references[0]}")
     results = {}
-    for candidate in args.candidates:
+    for candidate in candidates:
         for reference in args.references:
             difference = bootstrap_auc_difference(labels, tables[candidate]["non_complaint_probability"].to_numpy(),
                                                   tables[reference]["non_complaint_probability"].to_numpy(), params.resamples, params.seed)

@@ -24,6 +24,7 @@ from complaints.ensemble import EncoderEnsembleParams
 from complaints.evaluation import EvaluateParams
 from complaints.io import DataError, write_json, write_table
 from complaints.model import load_classifier
+from complaints.skipping import skipped_upstream
 from complaints.runtime import configure_torch, inference_device
 from complaints.tokens import Tokens
 from complaints.torch_scoring import score
@@ -51,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("--bert", "--tokens", "--teacher", "--teacher-tokens", "--out", "--report"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
+    if skipped_upstream([args.teacher, args.teacher_tokens], [args.out, args.report]):
+        return
     weights = load_section(args.params, "bert_teacher", EncoderEnsembleParams).weights()
     batch_size = load_section(args.params, "evaluate", EvaluateParams).batch_size
 

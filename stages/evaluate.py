@@ -19,6 +19,7 @@ from complaints.torch_scoring import score
 from complaints.model import load_classifier
 from complaints.evaluation import EvaluateParams, chosen_epoch_summary, write_evaluation
 from complaints.runtime import configure_torch, inference_device
+from complaints.skipping import skipped_upstream
 from complaints.tokens import Tokens
 from complaints.training import read_training_record
 
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("--tokens", "--model", "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
+    if skipped_upstream([args.model], [args.metrics, args.report, args.plots]):
+        return
     params = load_section(args.params, "evaluate", EvaluateParams)
 
     configure_torch()  # inference draws nothing at random; this sets threads and deterministic kernels

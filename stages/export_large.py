@@ -21,8 +21,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from complaints import stage
 from complaints.config import load_section
 from complaints.decision import THRESHOLD_FILE, predicted_labels
@@ -32,8 +30,9 @@ from complaints.evaluation import scores_at
 from complaints.io import atomic_dir, read_parquet, write_json
 from complaints.metrics import classification_metrics
 from complaints.modelfolder import ENSEMBLE_FILE, MANIFEST_FILE, manifest
-from complaints.onnx_export import ExportError, ExportParams, export_fp32
+from complaints.onnx_export import ExportParams, checked_difference, export_fp32
 from complaints.predictor import Predictor
+from complaints.skipping import skipped_upstream
 from complaints.threshold import ThresholdParams, choose_threshold
 
 logger = logging.getLogger(__name__)
@@ -47,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("--bert", "--teacher", "--split", "--out", "--report"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
+    if skipped_upstream([args.bert, args.teacher], [args.out, args.report]):
+        return
     params = load_section(args.params, "export", ExportParams)
     weights = dict(zip(("bert", "teacher"), load_section(args.params, "bert_teacher", EncoderEnsembleParams).weights()))
     threshold_params = load_section(args.params, "threshold", ThresholdParams)
@@ -61,10 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             torch_probability, probability[name] = (
                 Predictor.load(staging / name, params.batch_size, engine=engine).non_complaint_probability(texts)
                 for engine in ("torch", ENGINE))
-            difference = float(np.abs(probability[name] - torch_probability).max())
-            if difference > params.max_difference:
-                raise ExportError(f"{args.out / name}: the fp32 ONNX graph differs from PyTorch by up to {difference:.2e} "
-                                  f"on the validation and test tweets; export.max_difference is {params.max_difference}")
+            difference = checked_difference(args.out / name, probability[name], torch_probability, params.max_difference)
             members[name] = {"weight": weights[name], "onnx_max_difference": difference, "fused_operators": fused}
             logger.info("%s: largest difference from PyTorch on %d tweets %.2e; fused %s", name, len(texts), difference,
                         fused)

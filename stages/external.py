@@ -5,7 +5,8 @@ teacher (models/teacher) and its weighted average with the default recipe (`bert
 params `bert_teacher`), the distilled student and its refit (models/student, models/student_full), the serving folder
 that makes the test predictions (`serving`, with `predict.engine`), the default's and the refit's ensembles with the
 baseline (the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.fits` holds `refit`, the
-refit averaged with the seed stage's refits (`refit_seeds`).
+refit averaged with the seed stage's refits (`refit_seeds`). A model the pipeline skipped (the first look without the
+teacher: complaints.skipping) is left out, with every figure that needs it.
 Per model: the validation metrics' keys, the AUC's standard error, calibration error, the same at the serving folder's
 threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired bootstrap interval
 and standard error. The teacher's share in `bert_teacher`: the AUC at each share from 0 to 1, and the best share
@@ -43,13 +44,14 @@ from complaints.predictor import Predictor
 from complaints.evaluation import HEADLINE, CompareParams, bootstrap_auc_difference, roc_points
 from complaints.external_metrics import ExternalParams, external_metrics, slice_rows
 from complaints.seeds import SeedsParams, seed_folder
+from complaints.skipping import skipped_reason
 
 logger = logging.getLogger(__name__)
 
 COMPARISONS = (("refit", "bert"), ("refit", "tutorial"), ("refit", "baseline"), ("bert", "tutorial"),
                ("bert", "baseline"), ("ensemble", "bert"), ("refit_ensemble", "refit"), ("refit_seeds", "refit"),
                ("teacher", "bert"), ("bert_teacher", "bert"), ("bert_teacher", "refit"), ("student", "bert"),
-               ("student", "bert_teacher"), ("student_refit", "refit"), ("student_refit", "bert_teacher"),
+               ("student", "bert_teacher"), ("student_refit", "refit"), ("student_refit", "bert_teacher"), ("bert_teacher", "student_refit"),
                ("serving", "refit"))
 EXTERNAL_HEADLINE = (*HEADLINE, "auc_se")
 
@@ -76,8 +78,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                                         ("refit", args.refit, "torch"), ("teacher", args.teacher, "torch"),
                                         ("student", args.student, "torch"), ("student_refit", args.student_refit, "torch"),
                                         ("serving", args.serving, engine)):
+        if (reason := skipped_reason(folder)) is not None:
+            logger.info("%s: left out (%s)", name, reason)
+            continue
         probability[name] = Predictor.load(folder, params.batch_size, engine=folder_engine).non_complaint_probability(texts)
-    probability["bert_teacher"] = mean_probability([probability["bert"], probability["teacher"]], encoders.weights())
+    if "teacher" in probability:
+        probability["bert_teacher"] = mean_probability([probability["bert"], probability["teacher"]], encoders.weights())
     combination = read_combination(args.ensemble)
     probability["ensemble"] = combination.non_complaint_probability(probability["bert"], probability["baseline"])
     probability["refit_ensemble"] = combination.non_complaint_probability(probability["refit"], probability["baseline"])
@@ -92,21 +98,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         logger.info("%s: AUC %.4f (SE %.4f), accuracy %.2f%%, calibration error %.3f", name, model["auc"], model["auc_se"],
                     100 * model["accuracy"], model["calibration_error"])
     metrics["compare"] = {}
-    for candidate, reference in (pair for pair in COMPARISONS if pair[0] in probability):
+    for candidate, reference in (pair for pair in COMPARISONS if set(pair) <= set(probability)):
         difference = bootstrap_auc_difference(labels, probability[candidate], probability[reference],
                                               bootstrap.resamples, bootstrap.seed)
         metrics["compare"] |= {f"{candidate}_vs_{reference}_{key}": value for key, value in difference.items()}
         logger.info("%s - %s: AUC %+.4f (95%% CI %+.4f to %+.4f, SE %.4f)", candidate, reference, *difference.values())
 
-    sweep = teacher_weight_sweep(labels, probability["bert"], probability["teacher"])
-    metrics["teacher_weight"] = best_teacher_weight(labels, probability["bert"], probability["teacher"], sweep,
-                                                    bootstrap) | {"params": encoders.teacher_weight}
-    logger.info("teacher's share in bert_teacher: best %.1f on the external set (AUC %.4f), %+.4f against the average",
-                metrics["teacher_weight"]["best"], metrics["teacher_weight"]["best_auc"],
-                metrics["teacher_weight"]["best_vs_average_difference"])
+    sweep = None
+    if "teacher" in probability:
+        sweep = teacher_weight_sweep(labels, probability["bert"], probability["teacher"])
+        metrics["teacher_weight"] = best_teacher_weight(labels, probability["bert"], probability["teacher"], sweep,
+                                                        bootstrap) | {"params": encoders.teacher_weight}
+        logger.info("teacher's share in bert_teacher: best %.1f on the external set (AUC %.4f), %+.4f against the "
+                    "average", metrics["teacher_weight"]["best"], metrics["teacher_weight"]["best_auc"],
+                    metrics["teacher_weight"]["best_vs_average_difference"])
 
     with atomic_dir(args.plots) as staging:
-        write_table(sweep, staging / "teacher_weight.csv")
+        if sweep is not None:
+            write_table(sweep, staging / "teacher_weight.csv")
         for name, model_probability in probability.items():
             (staging / name).mkdir()
             write_table(roc_points(labels, model_probability), staging / name / "roc.csv")

@@ -19,6 +19,7 @@ from complaints import stage
 from complaints.card import LARGE_ARTIFACT, LargeCardInputs, large_card, release_record
 from complaints.io import DataError, atomic_dir, read_json, write_json
 from complaints.modelfolder import ENSEMBLE_FILE, ensemble_members
+from complaints.skipping import skipped_upstream
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("--serving", "--reports", "--speed", "--out"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
-
+    if skipped_upstream([args.serving], [args.out]):
+        return
     members = ensemble_members(args.serving)
     if members is None:
         raise DataError(f"{args.serving}: no {ENSEMBLE_FILE}, so not an ensemble folder; run `dvc repro export_large`")

@@ -1,6 +1,8 @@
 """Tokenize train, validation and test tweets with the model's fast tokenizer (the tutorial's MAX_LEN).
 
-Reads: data/split/{train,val,test}.parquet, params `model` (or `teacher` with --encoder teacher), `tokenize`.
+Reads: data/split/{train,val,test}.parquet, params `model` (or `teacher` and `release.recipe` with --encoder teacher),
+`tokenize`. With --encoder teacher and a recipe that needs no teacher (the first look), it writes the skipped record
+instead (complaints.skipping), and the teacher's stages downstream skip too.
 Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json
 (the model's name, architecture and vocabulary digest, and max_len: no path, so every checkout writes the same bytes),
 reports/tokens.json (token-length statistics per split)
@@ -18,6 +20,7 @@ from complaints.config import load_section
 from complaints.encoding import encode, length_stats
 from complaints.pretrained import ModelParams, TokenizeParams, check_max_len, load_tokenizer, model_record, resolve_model
 from complaints.io import atomic_dir, read_parquet, write_json
+from complaints.skipping import ReleaseParams, write_skipped
 from complaints.teacher import TeacherParams
 from complaints.tokens import Tokens
 
@@ -35,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     model = load_section(args.params, args.encoder, ENCODERS[args.encoder])
     params = load_section(args.params, "tokenize", TokenizeParams)
+    if args.encoder == "teacher" and (reason := load_section(args.params, "release", ReleaseParams).teacher_skipped_reason()):
+        write_skipped(reason, [args.out, args.stats])
+        return
 
     location = resolve_model(model.name)
     tokenizer = load_tokenizer(location)

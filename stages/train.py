@@ -9,7 +9,8 @@ Writes: the model folder (a transformers model: config.json, model.safetensors, 
 plus training.json (with the teacher's history and pseudo-label counts when self-trained, the `distill` params and
 tweet counts when distilled) and dev_probabilities.csv
 when a dev split is held out), dvclive logs (per-epoch train loss,
-dev loss, accuracy, AUC)
+dev loss, accuracy, AUC); when its tokens or targets hold the skipped record (the first look without the teacher:
+complaints.skipping), that record instead
 Run:   python -m stages.train --section train --tokens data/tokens --fit train --model models/bert --live dvclive/bert
        python -m stages.train --section tutorial --tokens data/tokens --fit train --model models/tutorial \
            --live dvclive/tutorial
@@ -38,6 +39,7 @@ from complaints.pretrained import resolve_recorded_model
 from complaints.torch_scoring import score
 from complaints.io import atomic_dir, write_json, write_table
 from complaints.model import save_classifier
+from complaints.skipping import skipped_upstream
 from complaints.tokens import Tokens
 from complaints.training import (
     TrainParams, best_epoch, epoch_table, make_accelerator, refit_params, train_classifier, unlabeled_tokens,
@@ -71,6 +73,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments.add_argument("--model", type=Path, required=True)
     arguments.add_argument("--live", type=Path, required=True)
     args = arguments.parse_args(argv)
+    accelerator = make_accelerator()
+    # The teacher or a student on skipped inputs (the first look); only the main process writes the record.
+    inputs, outputs = [args.tokens, *filter(None, [args.targets])], [args.model, args.live]
+    if skipped_upstream(inputs, outputs if accelerator.is_main_process else []):
+        return
     params = load_section(args.params, args.section, TrainParams)
     if args.seed is not None:
         params = dataclasses.replace(params, seed=args.seed)
@@ -88,7 +95,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in train_on])
     # Resolved by name on this machine (tokens may come from a teammate's cache); its vocabulary must be the tokens'.
     recorded = resolve_recorded_model(args.tokens / "model.json")
-    accelerator = make_accelerator()
 
     # Under `accelerate launch` (several processes), only the main process logs and saves.
     main_process = accelerator.is_main_process

@@ -101,10 +101,10 @@ def test_stage_params_exist(name):
 
 FINE_TUNING_STAGES = ("train@bert", "train@tutorial", "teacher", "refit", "student", "student_full") + tuple(name for name in STAGES if name.startswith("seed@"))
 # What fine-tuning needs: the token format, the model, the loop and its distillation loss, the runtime, plain metrics,
-# and the decision's label words (the model's id2label).
+# the decision's label words (the model's id2label), and the skipped record (the first look without the teacher).
 TRAINING_CLOSURE = {f"src/complaints/{name}.py" for name in (
     "training", "pretrained", "encoding", "cleaning", "tokens", "model", "torch_scoring", "logits", "runtime", "machine",
-    "metrics", "decision", "config", "io", "stage", "teacher", "distillation")}
+    "metrics", "decision", "config", "io", "stage", "teacher", "distillation", "skipping")}
 
 
 @pytest.mark.parametrize("name", FINE_TUNING_STAGES)
@@ -181,6 +181,9 @@ BERT_STAGES = ({"train@bert", "refit", "seeds", "evaluate@bert", "ensemble", "be
         ("baseline", "alpha", 1.5, {"baseline", "ensemble", "compare", "analysis", "external"} | REPORTS),
         # The teacher's recipe retrains the teacher and, through what it teaches, the student and the release.
         ("teacher_train", "lr", 5.0e-5, {"teacher", "evaluate@teacher", "bert_teacher", "export_large"} | STUDENT_STAGES),
+        # The first look (docs/pipeline.md): a recipe without the teacher skips every stage of the teacher's.
+        ("release", "recipe", "bert", {"teacher_tokenize", "teacher", "evaluate@teacher", "bert_teacher", "export_large"}
+         | STUDENT_STAGES),
         # A distillation setting retrains the students alone, not what teaches them.
         ("distill", "temperature", 1.0, STUDENT_STAGES - {"distill_targets"}),
     ],

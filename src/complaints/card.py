@@ -284,8 +284,7 @@ def large_card(inputs: LargeCardInputs) -> str:
     validation, threshold, external = inputs.export["validation"], inputs.export["threshold"], inputs.external
     large, small = external["bert_teacher"], external["student_refit"]
     compare = external["compare"]
-    difference = -compare["student_refit_vs_bert_teacher_difference"]
-    low, high = -compare["student_refit_vs_bert_teacher_ci_high"], -compare["student_refit_vs_bert_teacher_ci_low"]
+    difference, low, high = (compare[f"bert_teacher_vs_student_refit_{key}"] for key in ("difference", "ci_low", "ci_high"))
     sides, machine = inputs.speed["sides"], inputs.speed["machine"]
     max_len = next(iter(inputs.trainings.values()))["model"]["max_len"]
     rows = "\n".join(member_row(name, inputs) for name in inputs.export["members"])

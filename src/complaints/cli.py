@@ -211,9 +211,10 @@ def summary(args: argparse.Namespace) -> None:
     """The headline metrics (in git, as `dvc metrics show` reads them): each model on validation and on the external
     set, the threshold and the test count at it, and where the report and release are."""
     from complaints.io import read_json
+    from complaints.skipping import skipped_reason
 
     def figures(path: Path) -> dict | None:
-        return read_json(path) if path.is_file() else None
+        return read_json(path) if path.is_file() and skipped_reason(path) is None else None
 
     rows = [("TF-IDF + NB baseline", "baseline"), ("tutorial's recipe", "tutorial"), ("default recipe", "bert"),
             ("default recipe, mean over seeds", "seeds"), ("default + baseline (ensemble)", "ensemble"),

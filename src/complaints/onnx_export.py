@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -114,6 +115,16 @@ class ExportParams:
 
 class ExportError(DataError):
     """The exported graph lost a fusion or disagrees with PyTorch."""
+
+
+def checked_difference(folder: Path, onnx_probability: np.ndarray, torch_probability: np.ndarray,
+                       max_difference: float) -> float:
+    """The fp32 graph's largest difference from PyTorch on the same tweets; an ExportError above max_difference."""
+    difference = float(np.abs(onnx_probability - torch_probability).max())
+    if difference > max_difference:
+        raise ExportError(f"{folder}: the fp32 ONNX graph differs from PyTorch by up to {difference:.2e} on the "
+                          f"validation and test tweets; export.max_difference is {max_difference}")
+    return difference
 
 
 def export_fp32(model_folder: Path, target: Path, scratch: Path) -> dict[str, int]:
