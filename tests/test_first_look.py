@@ -64,7 +64,9 @@ def test_the_first_look_skips_the_teacher_serves_the_refit_and_flips_back_from_t
     params["release"]["recipe"] = "bert"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     output = run(["dvc", "repro"], project).stdout
-    assert "Running stage 'teacher'" in output and "Running stage 'train@bert'" not in output
+    # A test sharing this cache may have put the skipped teacher in the run-cache first: restored or run, it skips.
+    assert "Running stage 'teacher'" in output or "Stage 'teacher' is cached" in output
+    assert "Running stage 'train@bert'" not in output
     for path in SKIPPED_OUTPUTS:
         assert skipped_reason(project / path) == REASON, path
     assert "up to date" in run(["dvc", "status"], project).stdout
