@@ -158,6 +158,10 @@ def commands_block() -> str:
                      f"`export_large`). They buy the served student's {gain['difference']:+.4f} external AUC over "
                      f"the plain refit (95% interval {gain['ci_low']:+.4f} to {gain['ci_high']:+.4f}) at MiniLM's "
                      f"speed, and the larger release; `release.recipe: bert` leaves them out (below).")
+    if (RESULTS / "first_look.json").is_file():
+        look = result("first_look")
+        lines.append(f"- The first look without them (`{look['command']}`): {minutes(look['total_s'])} on a fresh "
+                     f"clone, {machine(look)}.")
     if not (RESULTS / "tests.json").is_file():
         return "\n".join(lines + ["- `make test`, `make test-fast`: not measured yet (`python -m benchmarks.tests`)."])
     tests = result("tests")
