@@ -46,15 +46,16 @@ def verdict(difference: dict) -> str:
 # The params section each model's recipe comes from (training.json records it as `train`); a student's also records
 # its `distill` section.
 RECIPE_SECTIONS = {"bert": "train", "student": "train", "teacher": "teacher_train"}
-# What a student's training.json records of its distillation besides its params.
-DISTILL_COUNTS = {"labeled_tweets", "unlabeled_tweets"}
+# What a student's training.json records in its `distill` section besides the params.
+DISTILL_COUNTS = {("distill", "labeled_tweets"), ("distill", "unlabeled_tweets")}
 
 
 def switches(training: dict, default: dict, recipe_section: str = "train") -> dict:
     """The dotted recipe (and `distill`) params an experiment changed against the default."""
     return {f"{prefix}.{key}": value for section, prefix in (("train", recipe_section), ("distill", "distill"))
             for key, value in training.get(section, {}).items()
-            if key in default.get(section, {}) and key not in DISTILL_COUNTS and default[section][key] != value}
+            if key in default.get(section, {}) and (section, key) not in DISTILL_COUNTS
+            and default[section][key] != value}
 
 
 def fetched(path: str, experiment: str, destination: Path) -> Path:
