@@ -158,10 +158,9 @@ def commands_block() -> str:
                      f"`export_large`). They buy the served student's {gain['difference']:+.4f} external AUC over "
                      f"the plain refit (95% interval {gain['ci_low']:+.4f} to {gain['ci_high']:+.4f}) at MiniLM's "
                      f"speed, and the larger release; `release.recipe: bert` leaves them out (below).")
-    if (RESULTS / "first_look.json").is_file():
-        look = result("first_look")
-        lines.append(f"- The first look without them (`{look['command']}`): {minutes(look['total_s'])} on a fresh "
-                     f"clone, {machine(look)}.")
+    look = result("first_look")
+    lines.append(f"- The first look without them (`{look['command']}`): {minutes(look['total_s'])} on a fresh "
+                 f"clone, {machine(look)}.")
     if not (RESULTS / "tests.json").is_file():
         return "\n".join(lines + ["- `make test`, `make test-fast`: not measured yet (`python -m benchmarks.tests`)."])
     tests = result("tests")
@@ -182,15 +181,10 @@ def stages_block() -> str:
 
 
 def first_look_block() -> str:
-    """The first look's time: measured on a fresh clone, else estimated from the forced run's stage times."""
-    if (RESULTS / "first_look.json").is_file():
-        look = result("first_look")
-        return (f"A fresh clone's `{look['command']}` took {minutes(look['total_s'])} on {machine(look)}, after "
-                f"`make setup` ({minutes(look['setup_s'])}; `python -m benchmarks.pipeline --first-look`).")
-    pipeline = result("pipeline")
-    teacher_s = sum(pipeline["stages_s"].get(stage, 0.0) for stage in TEACHER_STAGES)
-    return (f"Not measured yet (`python -m benchmarks.pipeline --first-look`); by the stage times below, about "
-            f"{minutes(pipeline['total_s'] - teacher_s)}, the forced run less its teacher's stages.")
+    """The first look's time, measured on a fresh clone."""
+    look = result("first_look")
+    return (f"A fresh clone's `{look['command']}` took {minutes(look['total_s'])} on {machine(look)}, after "
+            f"`make setup` ({minutes(look['setup_s'])}; `python -m benchmarks.pipeline --first-look`).")
 
 
 def tests_block() -> str:

@@ -16,7 +16,8 @@ SKIPPED_OUTPUTS = ("data/teacher_tokens", "reports/teacher_tokens.json", "models
                    "data/distill_targets.csv", "reports/distill_targets.json", "models/student", "dvclive/student",
                    "models/student_full", "dvclive/student_full", "plots/teacher", "reports/teacher.json",
                    "metrics/teacher.json", "plots/student", "reports/student.json", "metrics/student.json",
-                   "plots/bert_teacher", "reports/bert_teacher.json", "metrics/bert_teacher.json", "models/serving_large", "reports/export_large.json", "models/release_large")
+                   "plots/bert_teacher", "reports/bert_teacher.json", "metrics/bert_teacher.json", "models/serving_large",
+                   "reports/export_large.json", "models/release_large")
 
 
 def test_each_kind_of_output_keeps_the_reason_it_was_skipped(tmp_path):
