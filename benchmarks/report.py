@@ -251,7 +251,8 @@ def load_table(result: dict) -> list[str]:
         return []
     batched = result["batched_in_process"]
     ceiling, arrival = batched["tweets_per_s"], batched["arrival_order_tweets_per_s"]
-    lines = ["", f"Under load (`POST /predict` on 127.0.0.1, dynamic batching, `serve.batch_size` "
+    generator = result.get("load_generator", "python-httpx-threads")
+    lines = ["", f"Under load from `{generator}` (`POST /predict` on 127.0.0.1, dynamic batching, `serve.batch_size` "
                  f"{batched['service_batch_size']}; the predictor in process on the same {batched['tweets']:,} tweets, "
                  f"length-sorted batches of 64: {ceiling:,.0f} tweets/s):", "",
              "| workers | clients | tweets per request | requests/s | tweets/s | of in-process | p50 / p95 / p99 | errors "

@@ -2,6 +2,10 @@
 concurrent load (1, 8 and 32 clients; requests of 1 and of 50 tweets; one worker process and two), next to the
 predictor's batched throughput in process, and the throughput of the `complaints` CLI on a 10,000-tweet file.
 
+The load comes from `wrk` where it is installed (C, one event-loop thread, a Lua script posting the test set's real
+tweets, each run bounded to LOAD_SECONDS; Debian: `apt-get install wrk`), else from Python client threads (httpx); the
+JSON says which (`load_generator`). Only 127.0.0.1 is ever a target.
+
 Needs the pipeline's outputs (`dvc repro` or `dvc pull`): models/serving, data/split. The engine is the one the
 serving folder names (what `complaints` runs on it by default).
 Run:  python -m benchmarks.serving            # about 6 minutes on 2 cores
@@ -11,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +39,31 @@ FILE_TWEETS = 10_000
 CONCURRENCY = (1, 8, 32)
 REQUEST_TWEETS = (1, 50)
 LOAD_TWEETS = 4_000  # per load run: 4,000 requests of one tweet, 80 of 50
+LOAD_SECONDS = 10  # per wrk run
+WRK = shutil.which("wrk")
+# Each wrk thread reads the request bodies (one JSON line each) and posts them in turn, from its own offset; `done`
+# prints the run's figures as one JSON line.
+WRK_SCRIPT = """
+local bodies, next_body = {}, 1
+function setup(thread) thread:set("offset", tonumber(os.getenv("WRK_OFFSET") or "0")) end
+function init(args)
+  for line in io.lines(os.getenv("WRK_BODIES")) do bodies[#bodies + 1] = line end
+  next_body = 1 + (offset or 0) % #bodies
+  wrk.method, wrk.headers["Content-Type"] = "POST", "application/json"
+end
+function request()
+  local body = bodies[next_body]
+  next_body = next_body % #bodies + 1
+  return wrk.format(nil, "/predict", nil, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %d, "duration_us": %d, "socket_errors": %d, "non_2xx": %d, '
+    .. '"p50_us": %d, "p95_us": %d, "p99_us": %d}\\n', summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99)))
+end
+"""
 
 
 def real_tweets() -> list[str]:
@@ -91,9 +122,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def load_run(base_url: str, server_pid: int, tweets: list[str], clients: int, size: int) -> dict:
-    """`clients` threads, each with its own connection, posting requests of `size` distinct tweets until done; the
-    CPU time the client and the server spent meanwhile."""
+def python_load_run(base_url: str, server_pid: int, tweets: list[str], clients: int, size: int) -> dict:
+    """`clients` Python threads (httpx), each with its own connection, posting requests of `size` distinct tweets until
+    done; the CPU time the client and the server spent meanwhile."""
     import httpx
 
     texts = load_texts(tweets)
@@ -121,6 +152,34 @@ def load_run(base_url: str, server_pid: int, tweets: list[str], clients: int, si
             "tweets_per_s": len(texts) / elapsed, **percentiles(seconds), "client_cpu_s": client_cpu,
             "server_cpu_s": server_cpu, "server_cpu_ms_per_tweet": 1000 * server_cpu / len(texts),
             "client_cpu_share": client_cpu / (client_cpu + server_cpu)}
+
+
+def wrk_load_run(base_url: str, server_pid: int, tweets: list[str], clients: int, size: int) -> dict:
+    """`wrk` with `clients` connections on one thread, posting requests of `size` distinct real tweets for
+    LOAD_SECONDS; the CPU time wrk and the server spent meanwhile."""
+    texts = load_texts(tweets)
+    with tempfile.TemporaryDirectory() as scratch:
+        bodies, script = Path(scratch) / "bodies.jsonl", Path(scratch) / "post.lua"
+        bodies.write_text("".join(json.dumps({"texts": texts[start:start + size]}) + "\n"
+                                  for start in range(0, len(texts), size)))
+        script.write_text(WRK_SCRIPT)
+        before_client, server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pid)
+        done = subprocess.run([WRK, "-t", "1", "-c", str(clients), "-d", f"{LOAD_SECONDS}s", "--timeout", "60s",
+                               "-s", str(script), base_url], capture_output=True, text=True, check=True,
+                              env=os.environ | {"WRK_BODIES": str(bodies)})
+        after_client, server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(server_pid) - server_cpu
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    client_cpu = (after_client.ru_utime + after_client.ru_stime) - (before_client.ru_utime + before_client.ru_stime)
+    elapsed, requests = figures["duration_us"] / 1e6, figures["requests"]
+    return {"clients": clients, "tweets_per_request": size, "requests": requests,
+            "errors": figures["socket_errors"] + figures["non_2xx"], "requests_per_s": requests / elapsed,
+            "tweets_per_s": requests * size / elapsed,
+            **{f"p{q}_ms": figures[f"p{q}_us"] / 1000 for q in (50, 95, 99)}, "client_cpu_s": client_cpu,
+            "server_cpu_s": server_cpu, "server_cpu_ms_per_tweet": 1000 * server_cpu / max(1, requests * size),
+            "client_cpu_share": client_cpu / (client_cpu + server_cpu)}
+
+
+LOAD_GENERATOR, load_run = (("wrk", wrk_load_run) if WRK else ("python-httpx-threads", python_load_run))
 
 
 def started_service(*options: str) -> tuple[subprocess.Popen, str, float]:
@@ -224,6 +283,7 @@ def main() -> None:
         result = {
             **run_header(),
             "engine": ENGINE,
+            "load_generator": LOAD_GENERATOR,
             "predictor": predictor_latency(tweets),
             "service": service_latency(tweets),
             "batched_in_process": batched_throughput(tweets),

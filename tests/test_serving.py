@@ -261,6 +261,32 @@ def test_a_streamed_body_over_the_cap_gets_413_before_it_is_read_whole(server):
     assert client.get("/health").status_code == 200
 
 
+def test_the_server_parses_with_httptools_on_uvloop(server):
+    _, process = server
+    maps = Path(f"/proc/{process.pid}/maps").read_text()
+    assert "/uvloop/loop." in maps and "/httptools/parser/parser." in maps
+
+
+def test_headers_over_the_cap_get_400_and_the_connection_closes(server):
+    from complaints.service import MAX_HEADER_BYTES
+
+    client, _ = server
+    with socket.create_connection((client.base_url.host, client.base_url.port), timeout=30) as connection:
+        try:
+            connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            for index in range(MAX_HEADER_BYTES // 1000 + 2):
+                connection.sendall(b"X-Filler-%d: %s\r\n" % (index, b"y" * 1000))
+            connection.sendall(b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed: what it sent is still readable
+        answer = read_until_closed(connection)
+    assert answer.startswith("HTTP/1.1 400"), answer[:300]
+    with socket.create_connection((client.base_url.host, client.base_url.port), timeout=30) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Filler: %s\r\nConnection: close\r\n\r\n"
+                           % (b"y" * (MAX_HEADER_BYTES // 2)))
+        assert read_until_closed(connection).startswith("HTTP/1.1 200")
+
+
 def test_shutdown_answers_the_requests_in_flight_and_refuses_new_ones(project_dir, predictor):
     # Batches wait 500 ms to fill, so SIGTERM lands while the 20 requests are queued in the batcher.
     client, process = start_service(project_dir, "--batch-wait-ms", "500")

@@ -9,6 +9,10 @@ The service keeps no state between requests, so replicas behind a load balancer 
 are scored together by one worker (`complaints.batching`): at most `batch_max_texts` texts per model call, at most
 `max_in_flight_texts` texts waiting, the next requests answered 503. A body over `max_body_bytes` gets 413 before it
 is read whole.
+
+The HTTP layer is lean, since a single-tweet request costs more in it than in the model: uvicorn parses HTTP with
+httptools and runs on uvloop (with a cap on the request line and headers), `/predict` reads its body with orjson and
+checks it by hand (the schema stays in the OpenAPI docs), and answers with orjson's bytes.
 """
 from __future__ import annotations
 
@@ -21,9 +25,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Literal
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import JSONResponse
+import httptools
+import orjson
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from complaints.batching import Batcher, Busy
 from complaints.config import require
@@ -33,6 +40,8 @@ from complaints.modelfolder import ensemble_members, folder_digest, folder_thres
 from complaints.predictor import Predictor
 
 SETTINGS_VARIABLE = "COMPLAINTS_SERVE_SETTINGS"
+# The request line and headers of one request, at most: a client that sends more gets 400 and its connection closes.
+MAX_HEADER_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class ServeSettings:
 
 
 class PredictRequest(BaseModel):
-    """Raw tweets to score."""
+    """Raw tweets to score: the schema the OpenAPI docs show (`parsed_texts` checks a body against it by hand)."""
 
     model_config = ConfigDict(extra="forbid")
     texts: list[str] = Field(min_length=1, description="tweets, as written; answered in this order")
@@ -103,6 +112,54 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
     threshold: float
     model: str
+
+
+class HeaderCappedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a cap on the request line and headers (its h11 protocol's
+    `h11_max_incomplete_event_size` has no httptools twin): past MAX_HEADER_BYTES the parser stops with 400."""
+
+    header_bytes = 0
+
+    def on_message_begin(self) -> None:
+        """A new request: count its header bytes afresh."""
+        self.header_bytes = 0
+        super().on_message_begin()
+
+    def counted(self, size: int) -> None:
+        """Add `size` header bytes; over the cap, stop the parser (uvicorn answers 400 and closes)."""
+        self.header_bytes += size
+        if self.header_bytes > MAX_HEADER_BYTES:
+            raise httptools.HttpParserError(f"request line and headers over {MAX_HEADER_BYTES} bytes")
+
+    def on_url(self, url: bytes) -> None:
+        """Count the request line."""
+        self.counted(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count each header."""
+        self.counted(len(name) + len(value))
+        super().on_header(name, value)
+
+
+def parsed_texts(body: bytes) -> list[str]:
+    """The tweets of a /predict body ({"texts": [str, ...]}, nothing else), or a 422 naming the field at fault."""
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise HTTPException(422, f"the body is not valid JSON: {error}") from None
+    if not isinstance(request, dict) or "texts" not in request:
+        raise HTTPException(422, 'the body must be a JSON object with field "texts": a list of strings')
+    extra = sorted(set(request) - {"texts"})
+    if extra:
+        raise HTTPException(422, f"unknown fields {extra}: the body has only field \"texts\" (extra fields forbidden)")
+    texts = request["texts"]
+    if not isinstance(texts, list) or not texts:
+        raise HTTPException(422, '"texts" must be a non-empty list of strings')
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise HTTPException(422, f"texts[{index}] is {type(text).__name__}, expected a string")
+    return texts
 
 
 def model_info(folder: Path, threshold: Threshold, engine: str) -> dict:
@@ -192,30 +249,31 @@ def create_app(settings: ServeSettings) -> FastAPI:
         """The model, its digest, the threshold and where it came from, validation AUC, project version."""
         return state["info"]
 
-    @app.post("/predict", response_model=PredictResponse)
-    async def predict(request: PredictRequest) -> PredictResponse:
+    @app.post("/predict", response_model=PredictResponse,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": PredictRequest.model_json_schema()}}}})
+    async def predict(request: Request) -> Response:
         """Label each tweet `complaint` or `non-complaint` (probability above the threshold), in the input's order."""
+        texts = parsed_texts(await request.body())
         limits = settings.limits
-        if len(request.texts) > limits.max_texts:
-            raise HTTPException(413, f"{len(request.texts)} texts in one request; the limit is {limits.max_texts} "
+        if len(texts) > limits.max_texts:
+            raise HTTPException(413, f"{len(texts)} texts in one request; the limit is {limits.max_texts} "
                                      f"(serve.max_texts, --max-texts)")
-        for index, text in enumerate(request.texts):
+        for index, text in enumerate(texts):
             if len(text) > limits.max_chars:
                 raise HTTPException(422, f"texts[{index}] has {len(text)} characters; the limit is {limits.max_chars} "
                                          f"(serve.max_chars, --max-chars)")
         try:
-            scored = state["batcher"].submit(request.texts)
+            scored = state["batcher"].submit(texts)
         except Busy as busy:
             raise HTTPException(503, f"busy: {busy} (serve.max_in_flight_texts); retry shortly",
                                 headers={"Retry-After": "1"}) from None
         probability = await asyncio.wrap_future(scored)
         threshold = state["threshold"].value
-        labels = label_words(probability, threshold)
-        return PredictResponse(
-            predictions=[Prediction(label=label, non_complaint_probability=float(value))
-                         for label, value in zip(labels, probability)],
-            threshold=threshold, model=state["model"],
-        )
+        predictions = [{"label": label, "non_complaint_probability": float(value)}
+                       for label, value in zip(label_words(probability, threshold), probability)]
+        return Response(orjson.dumps({"predictions": predictions, "threshold": threshold, "model": state["model"]}),
+                        media_type="application/json")
 
     return app
 
