@@ -6,7 +6,9 @@ params switch, the same dev split and seed; the epoch kept is chosen on dev). It
 on the same tweets (plots/external/<model>/probabilities.csv):
 AUC difference with a paired bootstrap 95% interval and standard error. Ensembles against the single refit come from
 `reports/external.json`: the committed refit + baseline, and each `--ensembles` experiment's (`seeds.refits`).
-The rule: a difference smaller than two standard errors is not acted on, and the cheaper option wins a tie.
+The rule: a difference smaller than two standard errors is not acted on, and the cheaper option wins a tie; the
+standard errors count training's noise too (each recipe's seed spread, `python -m benchmarks.spread`), so an option
+run at one seed must beat the default by more than the seed-to-seed change of the recipe.
 
 Needs the pipeline's outputs (data/external, plots/external) and the experiments in this repository's cache.
 Run:  python -m benchmarks.options --round 2 layer-decay-0.8 pooling-cls self-training --ensembles refit-seeds
@@ -25,7 +27,7 @@ from pathlib import Path
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.compare import ROOT, run_header, save
+from benchmarks.compare import RESULTS, ROOT, run_header, save
 from complaints.io import read_json, read_parquet, read_probabilities
 from complaints.predictor import Predictor
 from complaints.evaluation import auc_standard_error, bootstrap_auc_difference
@@ -36,11 +38,24 @@ RESAMPLES, SEED = 2000, 0
 ENSEMBLES = {"refit_ensemble", "refit_seeds"}
 
 
-def verdict(difference: dict) -> str:
-    """The rule: only a difference of at least two standard errors is acted on."""
-    if abs(difference["difference"]) < 2 * difference["se"]:
+def verdict(difference: dict, seed_variance: float = 0.0) -> str:
+    """The rule: only a difference of at least two standard errors is acted on. The standard error combines the
+    test set's noise (the paired bootstrap's `se`) with training's: `seed_variance` is the sum over both sides of
+    each one's seed variance over its seed count (its spread, benchmarks/results/spread.json)."""
+    if abs(difference["difference"]) < 2 * (difference["se"] ** 2 + seed_variance) ** 0.5:
         return "tie"
     return "better" if difference["difference"] > 0 else "worse"
+
+
+def training_noise(model: str, seeds: tuple[int, int] = (1, 1)) -> float | None:
+    """The seed variance of a difference between two options of `model`'s recipe run at `seeds` seeds each: the
+    recipe's external-AUC seed variance (its train fit's spread) over each side's seed count; None if unmeasured."""
+    path = RESULTS / "spread.json"
+    recipe = read_json(path)["recipes"].get(model, {}) if path.exists() else {}
+    figure = recipe.get("fits", {}).get("train", {}).get("external_auc")
+    if figure is None or len(recipe["fits"]["train"]["seeds"]) < 2:
+        return None
+    return sum(figure["std"] ** 2 / count for count in seeds)
 
 
 # The params section each model's recipe comes from (training.json records it as `train`); a student's also records

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.options import training_noise, verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 METRICS = ROOT / "metrics"
@@ -106,6 +108,42 @@ def cells(figures: dict | None, with_se: bool = False) -> str:
     return f"{auc} | {figures['accuracy']:.2%} | {figures['f1']:.4f}"
 
 
+# The spread's recipes and fits (benchmarks/results/spread.json) as the results table names their models.
+SPREAD_MODELS = {("bert", "train"): "bert", ("bert", "refit"): "refit", ("teacher", "train"): "teacher",
+                 ("student", "train"): "student", ("student", "refit"): "student_refit"}
+
+
+def spread_cell(figure: dict | None, digits: int = 4, percent: bool = False) -> str:
+    """A figure over seeds: mean ± standard deviation (min to max)."""
+    if figure is None:
+        return ""
+    scale, unit = (100, "%") if percent else (1, "")
+    return (f"{scale * figure['mean']:.{digits}f}{unit} ± {scale * figure['std']:.{digits}f} "
+            f"({scale * figure['min']:.{digits}f} to {scale * figure['max']:.{digits}f})")
+
+
+def spread_lines() -> list[str]:
+    """The training spread of each recipe that ships or teaches, next to the committed run's external AUC."""
+    path = RESULTS / "spread.json"
+    if not path.is_file():
+        return []
+    spread = json.loads(path.read_text())
+    lines = ["", f"Training spread: the same stage at other seeds, nothing else changed (`python -m benchmarks.spread`, "
+                 f"{machine(spread)}); mean ± standard deviation (min to max) over the seeds:", "",
+             "| model | seeds | validation AUC | validation accuracy | external AUC | committed run's external AUC |",
+             "|---|---|---:|---:|---:|---:|"]
+    labels = dict((model, label) for label, model in MODEL_ROWS)
+    for (recipe, fit), model in SPREAD_MODELS.items():
+        measured = spread["recipes"].get(recipe, {}).get("fits", {}).get(fit)
+        if not measured:
+            continue
+        committed = headline(f"external/{model}.json")
+        lines.append(f"| {labels[model].split(':')[0]} | {', '.join(map(str, measured['seeds']))} "
+                     f"| {spread_cell(measured.get('val_auc'))} | {spread_cell(measured.get('val_accuracy'), 2, True)} "
+                     f"| {spread_cell(measured['external_auc'])} | {committed['auc']:.4f} |")
+    return lines
+
+
 def results_block() -> str:
     """Every model on validation and on the external set, the threshold, the engines, the goals."""
     lines = ["| model | validation AUC | accuracy | F1 | external AUC ± SE | accuracy | F1 |",
@@ -142,7 +180,7 @@ def results_block() -> str:
               + ("beaten." if released["auc"] >= TARGET["auc"] and released["accuracy"] >= TARGET["accuracy"]
                  else f"**not beaten**, short by {max(0.0, TARGET['auc'] - released['auc']):.4f} AUC and "
                       f"{100 * max(0.0, TARGET['accuracy'] - released['accuracy']):.2f} points of accuracy.")]
-    return "\n".join(lines)
+    return "\n".join(lines + spread_lines())
 
 
 def commands_block() -> str:
@@ -316,9 +354,15 @@ def options_table(result: dict) -> str:
                     f"{result['default_epochs']} dev epochs) | | | | {result['default_external_auc']:.4f} | | | |")
     # Rounds 1 and 2 recorded `train` keys without their section.
     prefix = "" if "model" in result else "train."
+    noise = training_noise(result.get("model", "bert"))
+    lines[0] += " counting training's noise |"
+    lines[1] += "---|"
+    lines[2] += " |"
     lines += [f"| `{option['experiment']}` | {switch_text(option['switch'], prefix)} | {option['chosen_epoch']} "
               f"| {option['dev_auc']:.4f} | {option['external_auc']:.4f} ± {option['external_auc_se']:.4f} "
-              f"| {difference_cells(option['vs_default'])} | {option['verdict']} |" for option in result["options"]]
+              f"| {difference_cells(option['vs_default'])} | {option['verdict']} "
+              f"| {'no spread yet' if noise is None else verdict(option['vs_default'], noise)} |"
+              for option in result["options"]]
     if result["ensembles"]:
         lines += ["", "| ensemble against the single refit | `dvc exp` | switch | external AUC ± SE | refit's external AUC "
                   "| difference (95% interval) | SE of the difference | verdict |", "|---|---|---|---:|---:|---:|---:|---|"]
