@@ -18,3 +18,14 @@ def test_the_rule_counts_training_noise_on_top_of_the_test_sets():
     assert verdict(difference) == "better"
     assert verdict(difference, seed_variance=2 * 0.004 ** 2) == "tie"
     assert verdict({"difference": -0.02, "se": 0.001}, seed_variance=2 * 0.004 ** 2) == "worse"
+
+
+def test_the_spread_summarises_each_figure_over_seeds_with_the_sample_deviation():
+    from benchmarks.spread import summary
+
+    per_seed = {"1": {"val_auc": 0.90, "external_auc": 0.92, "chosen_epoch": 2},
+                "2": {"val_auc": 0.92, "external_auc": 0.93, "chosen_epoch": 3}}
+    figures = summary(per_seed)
+    assert set(figures) == {"val_auc", "external_auc"}
+    assert figures["val_auc"] == {"mean": 0.91, "std": figures["val_auc"]["std"], "min": 0.90, "max": 0.92}
+    assert abs(figures["val_auc"]["std"] - 0.0141421) < 1e-6
