@@ -386,6 +386,27 @@ def teacher_weight_block() -> str:
     return "\n".join(lines)
 
 
+def determinism_block() -> str:
+    """Each machine's fine-tune digests and times under MKL's default, AVX2 and compatible branches."""
+    machines = result("determinism")["machines"]
+    lines = ["| CPU (date) | fine-tune | MKL branch | seconds | cost | weights SHA-256 (first 16) |",
+             "|---|---|---|---:|---:|---|"]
+    for cpu, entry in sorted(machines.items()):
+        for kind, runs in entry["fine_tunes"].items():
+            lines += [f"| {cpu} ({entry['date'][:10]}, ATen {entry['aten_cpu_capability']}, {entry['threads']} threads) "
+                      f"| {kind} | {branch} | {run['seconds']:.1f} | {run['cost_vs_default']:+.0%} "
+                      f"| `{run['weights_sha256'][:16]}` |" for branch, run in runs.items()]
+    digests = {(kind, branch): {entry["fine_tunes"][kind][branch]["weights_sha256"] for entry in machines.values()}
+               for entry in machines.values() for kind in entry["fine_tunes"] for branch in entry["fine_tunes"][kind]}
+    if len(machines) < 2:
+        verdict = (f"Measured on one CPU kind only ({', '.join(machines)}): whether a branch gives the same bytes on "
+                   f"the other kind needs `python -m benchmarks.determinism` run there.")
+    else:
+        same = sorted(f"{kind} under {branch}" for (kind, branch), found in digests.items() if len(found) == 1)
+        verdict = f"The same bytes on every CPU measured: {', '.join(same) or 'none'}."
+    return "\n".join(lines + ["", verdict])
+
+
 def int8_table(result: dict) -> str:
     """Each int8 option against ONNX fp32, by the export stage's gate, and the sensitivity of each part alone."""
     lines = [f"Benchmark `int8`, {result['date']}, {result['machine']['cpu']} ({result['machine']['cores']} cores); "
@@ -446,6 +467,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "int8": ("docs/performance.md", lambda: int8_table(result("int8"))),
     "serving": ("docs/serving.md", lambda: serving_table(result("serving"))),
     "tests": ("docs/reliability.md", tests_block),
+    "determinism": ("docs/reliability.md", determinism_block),
 }
 
 
