@@ -2,7 +2,7 @@
 
 Each recipe is the pipeline's own stage (its `cmd` read from dvc.yaml) run again with `--seed N` and its own output
 folders under benchmarks/work/spread (argparse keeps the last value of a repeated option); the recipe's params seed
-is the pipeline's own run, in the workspace (`dvc repro` it first). A train fit is scored on validation and on the external set,
+is the pipeline's own run where the workspace has its model, else run like the others. A train fit is scored on validation and on the external set,
 a refit (trained on validation too) on the external set only. A student's seeds share the pipeline's teacher targets.
 
 Run:  python -m benchmarks.spread --recipe bert --seeds 42 1 2 3 4
@@ -80,12 +80,10 @@ def fit(stage: str, seed: int, fit_name: str, train_folder: Path | None) -> tupl
     return folder, time.perf_counter() - started
 
 
-def pipeline_fit(stage: str) -> tuple[Path, None]:
-    """The pipeline's own run of the stage, in the workspace (its time is not measured here)."""
+def pipeline_model(stage: str) -> Path | None:
+    """The pipeline's own model of the stage in the workspace, if `dvc repro` made it."""
     folder = ROOT / stage_command(stage)[1]
-    if not (folder / "training.json").is_file():
-        raise SystemExit(f"{folder.relative_to(ROOT)}: no model; run `dvc repro {stage}` first")
-    return folder, None
+    return folder if (folder / "training.json").is_file() else None
 
 
 def scores(folder: Path, tweets) -> np.ndarray:
@@ -149,14 +147,18 @@ def main(argv: list[str] | None = None) -> None:
         train_folder = None
         for fit_name, stage in fits.items():
             per_seed = entry["fits"].setdefault(fit_name, {"per_seed": {}})["per_seed"]
+            # The params seed is the pipeline's own run where the workspace has it (its time not measured here).
+            folder = pipeline_model(stage) if seed == params_seed else None
             if str(seed) not in per_seed:
-                folder, seconds = pipeline_fit(stage) if seed == params_seed else fit(stage, seed, fit_name, train_folder)
+                seconds = None
+                if folder is None:
+                    folder, seconds = fit(stage, seed, fit_name, train_folder)
                 per_seed[str(seed)] = measure(folder, seconds, validation, external, fit_name == "train")
                 entry["fits"][fit_name] |= {"seeds": sorted(int(s) for s in per_seed)} | summary(per_seed)
                 save(results)
                 print(f"{args.recipe} {fit_name} seed {seed}: {per_seed[str(seed)]}", file=sys.stderr)
-            train_folder = (ROOT / stage_command(stage)[1] if seed == params_seed
-                            else seed_folder(stage, fit_name, seed))
+            train_folder = folder or seed_folder(stage, fit_name, seed)
+
 
 if __name__ == "__main__":
     main()
