@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.config import load_section
 from complaints.averaging import mean_probability
 from complaints.ensemble import EncoderEnsembleParams
@@ -74,4 +75,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

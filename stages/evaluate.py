@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.config import load_section
 from complaints.torch_scoring import score
 from complaints.model import load_classifier
@@ -47,4 +48,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

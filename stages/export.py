@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.config import load_section
 from complaints.decision import THRESHOLD_FILE
 from complaints.io import atomic_dir, read_json, read_parquet, write_json
@@ -80,4 +81,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.config import load_section
 from complaints.decision import THRESHOLD_FILE, predicted_labels
 from complaints.averaging import mean_probability
@@ -85,4 +86,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.analysis import reliability_curve
 from complaints.baseline import load_baseline
 from complaints.config import load_section
@@ -129,4 +130,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

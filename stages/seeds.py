@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.config import load_section
 from complaints.evaluation import HEADLINE, EvaluateParams, write_metrics
 from complaints.io import read_json
@@ -51,4 +52,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

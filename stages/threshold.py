@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.config import load_section
 from complaints.decision import predicted_labels
 from complaints.io import read_parquet, read_probabilities, write_table
@@ -66,4 +67,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

@@ -33,6 +33,7 @@ import pandas as pd
 from dvclive import Live
 
 from complaints import stage
+from complaints.machine import pin_threads
 from complaints.config import load_section, require
 from complaints.distillation import DistillParams, Teacher
 from complaints.pretrained import resolve_recorded_model
@@ -123,4 +124,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    stage.run(main)
+    stage.run(main, setup=pin_threads)

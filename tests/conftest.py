@@ -198,6 +198,7 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str, teacher: str)
     params["ensemble"]["cv_folds"] = 3
     params["compare"]["resamples"] = 200
     params["threshold"].update(review_size=5, target_count=10)  # of the mirror's 30 test tweets
+    params["runtime"]["threads"] = 1  # each pytest-xdist worker is pinned to one core
     return params
 
 

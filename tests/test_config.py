@@ -76,3 +76,29 @@ def test_a_recipe_read_from_another_section_names_that_section():
         from_mapping(TrainParams, "tutorial", {"lr": 0.0})
     with pytest.raises(ParamsError, match=r"params key 'train\.best_epoch'"):
         from_mapping(TrainParams, "train", {"best_epoch": True, "dev_size": 0.0})
+
+
+def test_runtime_threads_pin_the_threads_a_computing_stage_uses_and_are_checked(tmp_path, monkeypatch):
+    from complaints.machine import THREADS_VARIABLE, available_cpus, pin_threads
+
+    monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    params = tmp_path / "params.yaml"
+    params.write_text("runtime:\n  threads: 3\n")
+    pin_threads(params)
+    assert available_cpus() == 3
+    params.write_text("runtime:\n  threads: 0\n")
+    with pytest.raises(ParamsError, match="runtime.threads"):
+        pin_threads(params)
+
+
+def test_a_stage_process_runs_atens_avx2_kernels_at_most():
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    probe = "import stages, torch; print(torch.backends.cpu.get_cpu_capability())"
+    environment = {key: value for key, value in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
+    shown = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True)
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert shown.stdout.strip() in ("AVX2", "DEFAULT")

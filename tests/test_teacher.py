@@ -147,3 +147,30 @@ def test_the_teachers_hub_id_resolves_to_its_assembly_on_this_machine(index, tmp
     folder.mkdir(parents=True)
     (folder / "model.safetensors").write_bytes(FILES["model.safetensors"])
     assert resolve_model(params.name) == str(folder)  # no hub call: the pinned weights are already here
+
+
+@pytest.mark.slow
+def test_an_offline_first_run_says_in_one_line_that_the_pinned_wheels_are_used(index, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    _, params = index
+    with socket.socket() as closed:  # a port nothing listens on: the hub refuses at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"teacher": dataclasses.asdict(params)}))
+    environment = os.environ | {"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf")}
+    environment.pop("HF_HUB_OFFLINE", None)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "complaints.teacher"], cwd=tmp_path, env=environment,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 60
+    said = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    assert said[:-1] == [line for line in said if "hub" in line] and len(said) == 2, said
+    assert "pinned wheels" in said[0] and Path(said[-1]) == cached_folder(params)

