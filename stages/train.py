@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     accelerator.wait_for_everyone()
     if not main_process:
         return
-    chosen = best_epoch(trained.history) if params.best_epoch else params.epochs
+    chosen = best_epoch(trained.history) if params.best_epoch else len(trained.history)
     logger.info("trained on %s, kept epoch %d\n%s", "+".join(train_on), chosen, epoch_table(trained.history))
     with atomic_dir(args.model) as staging:
         save_classifier(trained.model, recorded.tokenizer, staging)

@@ -1,3 +1,4 @@
+import dataclasses
 import numpy as np
 import torch
 from accelerate import Accelerator
@@ -203,3 +204,47 @@ def test_self_training_trains_a_student_on_the_labeled_and_pseudo_labeled_tweets
     assert trained.self_training["pseudo_labeled"] == trained.self_training["unlabeled"] == 20
     assert len(trained.self_training["teacher_history"]) == 2 and epochs == trained.history and len(epochs) == 2
     assert len(trained.dev.ids) == 8
+
+
+def test_early_stopping_ends_once_the_dev_auc_stops_improving():
+    tokens = tiny_tokens(32)
+    # A zero rate leaves the dev AUC where it starts: no epoch after the first improves on it.
+    params = TrainParams(epochs=6, batch_size=8, lr=1e-12, eval_batch_size=16, dev_size=0.25, best_epoch=True,
+                         patience=2)
+    train, dev = hold_out_dev(tokens, params.dev_size, params.dev_seed)
+    history = fine_tune(tiny_classifier(), train, dev, params, Accelerator(cpu=True))
+    assert len(history) == 3 and best_epoch(history) == 1
+
+
+def test_averaging_the_last_epochs_ends_with_the_mean_of_their_weights():
+    from complaints.training import cpu_state, mean_state
+
+    tokens = tiny_tokens(32)
+    saved = []
+    params = dataclasses.replace(PARAMS, epochs=3, average_last_epochs=2)
+    model = tiny_classifier()
+    # Each epoch's weights, as the loop reports the epoch's row.
+    fine_tune(model, tokens, None, params, Accelerator(cpu=True), on_epoch=lambda row: saved.append(cpu_state(model)))
+    expected = mean_state(saved[-2:])
+    assert all(torch.allclose(model.state_dict()[name], tensor) for name, tensor in expected.items())
+    assert not torch.allclose(model.state_dict()["classifier.0.weight"], saved[-1]["classifier.0.weight"])
+
+
+def test_reinit_draws_the_top_layers_afresh_and_keeps_the_rest():
+    from complaints.training import reinit_top_layers
+
+    model = tiny_classifier()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    reinit_top_layers(model, 1)
+    after = model.state_dict()
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and all(".layer.1." in name for name in changed)
+    with pytest.raises(ParamsError, match="reinit_top_layers"):
+        reinit_top_layers(model, 3)
+
+
+def test_the_stability_options_are_checked():
+    with pytest.raises(ParamsError, match="train.patience"):
+        TrainParams(patience=2)
+    with pytest.raises(ParamsError, match="train.average_last_epochs"):
+        TrainParams(average_last_epochs=2, dev_size=0.1, best_epoch=True)

@@ -4,6 +4,7 @@ self-training on unlabeled tweets or distillation from a teacher's probabilities
 accelerate."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import logging
@@ -70,6 +71,13 @@ class TrainParams:
     layer_decay: float = 1.0
     self_training: bool = False
     pseudo_confidence: float = 0.9
+    # Stop once the dev AUC has not improved for this many epochs (null: train every epoch).
+    patience: int | None = None
+    # Re-initialise the encoder's top layers before fine-tuning (Zhang et al. 2021, "Revisiting Few-sample BERT
+    # Fine-tuning": the top layers are the most task-specific and the least useful as pretrained).
+    reinit_top_layers: int = 0
+    # End with the mean of the weights after each of the last this many epochs (0: off), in place of one epoch.
+    average_last_epochs: int = 0
 
     def __post_init__(self) -> None:
         require(self.pooling in POOLINGS, "train.pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
@@ -88,6 +96,12 @@ class TrainParams:
         require(0 < self.layer_decay <= 1, "train.layer_decay", self.layer_decay, "a number in (0, 1]")
         require(0.5 <= self.pseudo_confidence < 1, "train.pseudo_confidence", self.pseudo_confidence,
                 "a probability in [0.5, 1)")
+        require(self.patience is None or (self.patience >= 1 and self.dev_size > 0), "train.patience", self.patience,
+                "null, or an integer >= 1 with train.dev_size > 0 (early stopping watches the dev split)")
+        require(self.reinit_top_layers >= 0, "train.reinit_top_layers", self.reinit_top_layers, "an integer >= 0")
+        require(self.average_last_epochs >= 0 and not (self.average_last_epochs and self.best_epoch),
+                "train.average_last_epochs", self.average_last_epochs,
+                "an integer >= 0, and 0 when train.best_epoch is true (the weights are one epoch's or an average)")
 
 
 def make_accelerator() -> Accelerator:
@@ -234,7 +248,7 @@ def fine_tune(
         "device %s, precision %s", len(train.ids), params.epochs, len(loader), params.batch_size,
         accelerator.num_processes, total_steps, accelerator.device, accelerator.mixed_precision,
     )
-    history, best_state = [], None
+    history, best_state, last_states = [], None, collections.deque(maxlen=params.average_last_epochs or None)
     for epoch in range(params.epochs):
         sampler.set_epoch(epoch)
         model.train()
@@ -258,12 +272,39 @@ def fine_tune(
         history.append(row)
         if params.best_epoch and best_epoch(history) == row["epoch"] and accelerator.is_main_process:
             # A CPU copy: the best weights survive the next epoch's updates.
-            best_state = {name: tensor.detach().to("cpu", copy=True)
-                          for name, tensor in accelerator.unwrap_model(model).state_dict().items()}
+            best_state = cpu_state(accelerator.unwrap_model(model))
+        if params.average_last_epochs and accelerator.is_main_process:
+            last_states.append(cpu_state(accelerator.unwrap_model(model)))
         on_epoch(row)
+        if params.patience and row["epoch"] - best_epoch(history) >= params.patience:
+            logger.info("no better dev AUC for %d epochs: stopped after epoch %d", params.patience, row["epoch"])
+            break
+    if params.average_last_epochs and last_states:
+        best_state = mean_state(list(last_states))
     if best_state is not None:
         accelerator.unwrap_model(model).load_state_dict(best_state)
     return history
+
+
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the model's weights, which survives the next epoch's updates."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
+
+
+def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several copies of one model's weights (integer buffers: the last copy's)."""
+    return {name: (torch.stack([state[name] for state in states]).mean(0) if tensor.is_floating_point() else tensor)
+            for name, tensor in states[-1].items()}
+
+
+def reinit_top_layers(model: ComplaintClassifier, count: int) -> None:
+    """Draw the encoder's top `count` layers afresh with the encoder's own initialisation (seed the RNG first)."""
+    if count == 0:
+        return
+    layers = model.encoder.encoder.layer
+    require(count <= len(layers), "train.reinit_top_layers", count, f"at most the encoder's {len(layers)} layers")
+    for layer in layers[len(layers) - count:]:
+        layer.apply(model.encoder._init_weights)
 
 
 def pseudo_labeled(model: ComplaintClassifier, unlabeled: Tokens, confidence: float, batch_size: int,
@@ -291,6 +332,7 @@ def train_once(location: str, train: Tokens, dev: Tokens | None, params: TrainPa
     configure_torch(params.seed)
     model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_length,
                                   label_words=LABEL_WORDS)
+    reinit_top_layers(model, params.reinit_top_layers)
     history = fine_tune(model, train, dev, params, accelerator, on_epoch, teacher)
     return accelerator.unwrap_model(model), history
 
@@ -344,7 +386,7 @@ def unlabeled_tokens(needed: bool, tokens_folder: Path) -> Tokens | None:
 def refit_params(params: TrainParams, training_record: Path) -> TrainParams:
     """The recipe for a refit on all labeled tweets: the epoch count the selection run chose, no dev split."""
     chosen = read_training_record(training_record)["chosen_epoch"]
-    return dataclasses.replace(params, epochs=chosen, dev_size=0.0, best_epoch=False)
+    return dataclasses.replace(params, epochs=chosen, dev_size=0.0, best_epoch=False, patience=None)
 
 
 def read_training_record(path: Path) -> dict:
