@@ -43,8 +43,8 @@ from complaints.model import save_classifier
 from complaints.skipping import skipped_upstream
 from complaints.tokens import Tokens
 from complaints.training import (
-    TrainParams, best_epoch, epoch_table, make_accelerator, refit_params, train_classifier, unlabeled_tokens,
-    without_timings,
+    TrainParams, best_epoch, epoch_table, make_accelerator, refit_params, student_params, train_classifier,
+    unlabeled_tokens, without_timings,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                                                              args.targets)
     require(teacher is None or not params.self_training, f"{args.section}.self_training", params.self_training,
             "false for a distilled student (--targets)")
+    params = student_params(params, teacher)
     unlabeled_needed = params.self_training or (teacher is not None and teacher.params.unlabeled)
 
     labeled = Tokens.concat([Tokens.load(args.tokens / f"{split}.safetensors") for split in train_on])

@@ -11,7 +11,7 @@ from complaints.distillation import UNLABELED, DistillParams, Teacher, as_unlabe
 from complaints.io import DataError, write_table
 from complaints.runtime import configure_torch
 from complaints.tokens import Tokens
-from complaints.training import TrainParams, torch_batch, train_classifier
+from complaints.training import TrainParams, student_params, torch_batch, train_classifier
 
 from test_training import tiny_tokens
 
@@ -85,7 +85,8 @@ def test_batches_carry_the_teachers_probability_of_their_rows():
     assert batch["teacher_probability"].tolist() == pytest.approx([0.8, 0.2])
 
 
-def test_a_student_trains_on_the_labeled_and_unlabeled_tweets_with_the_teachers_probabilities(tmp_path):
+@pytest.mark.parametrize("student_layers", [None, (1,)])
+def test_a_student_trains_on_the_labeled_and_unlabeled_tweets_with_the_teachers_probabilities(tmp_path, student_layers):
     configure_torch(0)
     BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64, max_position_embeddings=32)).save_pretrained(tmp_path / "encoder")
@@ -95,10 +96,13 @@ def test_a_student_trains_on_the_labeled_and_unlabeled_tweets_with_the_teachers_
     ids = np.concatenate([labeled.ids, unlabeled.ids])
     write_targets(tmp_path / "targets.csv", ids,
                   np.concatenate([0.2 + 0.6 * (tokens.input_ids[:, 1] - 95) for tokens in (labeled, unlabeled)]))
-    teacher = Teacher.load(DistillParams(temperature=2.0, alpha=0.5), tmp_path / "targets.csv")
-    params = TrainParams(epochs=2, batch_size=8, lr=1e-3, eval_batch_size=16, dev_size=0.25, best_epoch=True)
+    teacher = Teacher.load(DistillParams(temperature=2.0, alpha=0.5, student_layers=student_layers),
+                           tmp_path / "targets.csv")
+    params = student_params(TrainParams(epochs=2, batch_size=8, lr=1e-3, eval_batch_size=16, dev_size=0.25,
+                                        best_epoch=True), teacher)
     trained = train_classifier(str(tmp_path / "encoder"), labeled, params, 12, Accelerator(cpu=True),
                                unlabeled=unlabeled, teacher=teacher)
     assert trained.distillation == {"labeled_tweets": 24, "unlabeled_tweets": 20}
     assert len(trained.dev.ids) == 8 and len(trained.history) == 2 and trained.history[-1]["dev_auc"] > 0.5
     assert as_unlabeled(unlabeled).labels.tolist() == [UNLABELED] * 20
+    assert len(trained.model.encoder.encoder.layer) == len(student_layers or (0, 1))

@@ -248,3 +248,35 @@ def test_the_stability_options_are_checked():
         TrainParams(patience=2)
     with pytest.raises(ParamsError, match="train.average_last_epochs"):
         TrainParams(average_last_epochs=2, dev_size=0.1, best_epoch=True)
+
+
+def test_a_shallower_encoder_keeps_the_chosen_pretrained_layers_and_reloads(tmp_path):
+    from transformers import AutoTokenizer
+
+    from complaints.pretrained import resolve_model
+    from complaints.training import keep_encoder_layers
+
+    model = tiny_classifier()
+    top = {name: tensor.clone() for name, tensor in model.encoder.encoder.layer[1].state_dict().items()}
+    keep_encoder_layers(model, (1,))
+    assert len(model.encoder.encoder.layer) == 1 and model.config.encoder.num_hidden_layers == 1
+    assert all(torch.equal(model.encoder.encoder.layer[0].state_dict()[name], tensor) for name, tensor in top.items())
+    tokens = tiny_tokens(8)
+    save_classifier(model, AutoTokenizer.from_pretrained(resolve_model("embedded")), tmp_path / "model")
+    reloaded = load_classifier(tmp_path / "model")
+    assert len(reloaded.encoder.encoder.layer) == 1
+    assert np.array_equal(predict_logits(model.eval(), tokens, 8, torch.device("cpu")),
+                          predict_logits(reloaded, tokens, 8, torch.device("cpu")))
+    with pytest.raises(ParamsError, match="train.encoder_layers"):
+        keep_encoder_layers(tiny_classifier(), (0, 2))
+
+
+def test_a_student_trains_on_the_layers_distill_keeps():
+    from complaints.distillation import DistillParams, Teacher
+    from complaints.training import student_params
+
+    teacher = Teacher(DistillParams(student_layers=(1, 3, 5)), None, None)
+    assert student_params(PARAMS, teacher).encoder_layers == (1, 3, 5)
+    assert student_params(PARAMS, None) == PARAMS
+    with pytest.raises(ParamsError, match="distill.student_layers"):
+        DistillParams(student_layers=(3, 1))

@@ -26,8 +26,8 @@ _CLIP = 1e-6
 @dataclass(frozen=True)
 class DistillParams:
     """The `distill` section: temperature `T` and KL weight `alpha` of the loss, the teacher (`ensemble`: the default
-    recipe and the teacher encoder averaged, as `bert_teacher`; `teacher`: the teacher encoder alone), and whether the
-    unlabeled test tweets join the labeled ones."""
+    recipe and the teacher encoder averaged, as `bert_teacher`; `teacher`: the teacher encoder alone), whether the
+    unlabeled test tweets join the labeled ones, and the encoder layers the student keeps."""
 
     SECTION: ClassVar[str] = "distill"
 
@@ -35,11 +35,15 @@ class DistillParams:
     alpha: float = 0.5
     teacher: str = "ensemble"
     unlabeled: bool = True
+    # The encoder layers the student keeps, by index from the bottom (null: all): a shallower, faster student.
+    student_layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         require(self.temperature > 0, "distill.temperature", self.temperature, "a positive number")
         require(0 <= self.alpha <= 1, "distill.alpha", self.alpha, "a weight in [0, 1]")
         require(self.teacher in TEACHERS, "distill.teacher", self.teacher, f"one of {', '.join(TEACHERS)}")
+        require(self.student_layers is None or list(self.student_layers) == sorted(set(self.student_layers)),
+                "distill.student_layers", self.student_layers, "null, or layer indices in increasing order")
 
 
 def read_targets(path: Path) -> pd.DataFrame:

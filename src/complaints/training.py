@@ -78,6 +78,8 @@ class TrainParams:
     reinit_top_layers: int = 0
     # End with the mean of the weights after each of the last this many epochs (0: off), in place of one epoch.
     average_last_epochs: int = 0
+    # The encoder layers kept, by index from the bottom (null: all); a student takes `distill.student_layers`.
+    encoder_layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         require(self.pooling in POOLINGS, "train.pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
@@ -297,6 +299,25 @@ def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]
             for name, tensor in states[-1].items()}
 
 
+def keep_encoder_layers(model: ComplaintClassifier, kept: tuple[int, ...] | None) -> None:
+    """Keep only the encoder layers `kept` (by index, in order), each with its pretrained weights; None keeps all."""
+    if kept is None:
+        return
+    layers = model.encoder.encoder.layer
+    require(all(0 <= index < len(layers) for index in kept), "train.encoder_layers", list(kept),
+            f"indices of the encoder's {len(layers)} layers (0 to {len(layers) - 1})")
+    model.encoder.encoder.layer = torch.nn.ModuleList(layers[index] for index in kept)
+    for config in (model.encoder.config, model.config.encoder):
+        config.num_hidden_layers = len(kept)
+
+
+def student_params(params: TrainParams, teacher: Teacher | None) -> TrainParams:
+    """The recipe a distilled student trains with: the default recipe on the layers `distill.student_layers` keeps."""
+    if teacher is None or teacher.params.student_layers is None:
+        return params
+    return dataclasses.replace(params, encoder_layers=teacher.params.student_layers)
+
+
 def reinit_top_layers(model: ComplaintClassifier, count: int) -> None:
     """Draw the encoder's top `count` layers afresh with the encoder's own initialisation (seed the RNG first)."""
     if count == 0:
@@ -332,6 +353,7 @@ def train_once(location: str, train: Tokens, dev: Tokens | None, params: TrainPa
     configure_torch(params.seed)
     model = pretrained_classifier(location, params.head_hidden, params.freeze_bert, params.pooling, max_length,
                                   label_words=LABEL_WORDS)
+    keep_encoder_layers(model, params.encoder_layers)
     reinit_top_layers(model, params.reinit_top_layers)
     history = fine_tune(model, train, dev, params, accelerator, on_epoch, teacher)
     return accelerator.unwrap_model(model), history
