@@ -441,6 +441,17 @@ def determinism_block() -> str:
     return "\n".join(lines + ["", verdict])
 
 
+def selection_block() -> str:
+    """What choosing the teacher's share on the reported tweets adds to the reported AUC."""
+    run = result("selection")
+    return (f"Chosen on all {run['tweets']:,} external tweets, the share is {run['chosen_on_all']:.1f}. Over "
+            f"{run['splits']} random halvings (`python -m benchmarks.selection`, {machine(run)}), the share chosen on "
+            f"one half and reported on the other gives AUC {run['honest_auc_mean']:.4f} on average; chosen on the "
+            f"reported half itself, {run['in_sample_auc_mean']:.4f}: choosing on the reported tweets inflates them by "
+            f"{run['inflation_mean']:+.4f} on average (SD {run['inflation_std']:.4f}, at most "
+            f"{run['inflation_max']:+.4f}).")
+
+
 def int8_table(result: dict) -> str:
     """Each int8 option against ONNX fp32, by the export stage's gate, and the sensitivity of each part alone."""
     lines = [f"Benchmark `int8`, {result['date']}, {result['machine']['cpu']} ({result['machine']['cores']} cores); "
@@ -494,6 +505,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "options-round1": ("docs/quality.md", lambda: options_table(result("options-round1"))),
     "options-round2": ("docs/quality.md", lambda: options_table(result("options-round2"))),
     "teacher-weight": ("docs/quality.md", teacher_weight_block),
+    "selection": ("docs/quality.md", selection_block),
     "options-round3": ("docs/quality.md", lambda: options_table(result("options-round3"))),
     "options-round4": ("docs/quality.md", lambda: options_table(result("options-round4"))),
     "benchmark": ("docs/performance.md", lambda: table(result("full"))),
