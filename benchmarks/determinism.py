@@ -58,14 +58,14 @@ def tiny_fine_tune(scratch: str) -> tuple:
 
 def minilm_fine_tune() -> tuple:
     """The embedded MiniLM and the training split's first 512 tokenized tweets."""
+    import numpy as np
+
     from complaints.io import read_json
     from complaints.pretrained import resolve_model
     from complaints.tokens import Tokens
 
     tokens = Tokens.load(ROOT / "data" / "tokens" / "train.safetensors")
-    first = slice(0, 512)
-    subset = type(tokens)(tokens.ids[first], tokens.input_ids[first], tokens.attention_mask[first], tokens.labels[first])
-    return resolve_model("embedded"), subset, read_json(ROOT / "data" / "tokens" / "model.json")["max_len"]
+    return resolve_model("embedded"), tokens.subset(np.arange(512)), read_json(ROOT / "data" / "tokens" / "model.json")["max_len"]
 
 
 def child(kind: str) -> None:

@@ -2,8 +2,8 @@
 
 Each recipe is the pipeline's own stage (its `cmd` read from dvc.yaml) run again with `--seed N` and its own output
 folders under benchmarks/work/spread (argparse keeps the last value of a repeated option); the recipe's params seed
-is the pipeline's own run where the workspace has its model, else run like the others. A train fit is scored on validation and on the external set,
-a refit (trained on validation too) on the external set only. A student's seeds share the pipeline's teacher targets.
+is the pipeline's own run where the workspace has its model, else run like the others. A train fit is scored on
+validation and on the external set, a refit (trained on validation too) on the external set only. A student's seeds share the pipeline's teacher targets.
 
 Run:  python -m benchmarks.spread --recipe bert --seeds 42 1 2 3 4
       python -m benchmarks.spread --recipe teacher --seeds 42 1 2
@@ -14,7 +14,6 @@ a rerun skips the seeds already measured on this CPU. `python -m benchmarks.repo
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shlex
 import subprocess
@@ -27,7 +26,7 @@ import numpy as np
 import yaml
 
 from benchmarks.compare import RESULTS, ROOT, cpu_model, run_header
-from complaints.io import read_json, read_parquet
+from complaints.io import read_json, read_parquet, sha256_of
 from complaints.metrics import classification_metrics
 from complaints.predictor import Predictor
 
@@ -58,11 +57,6 @@ def stage_command(name: str) -> tuple[str, Path]:
         return stage.cmd, Path(stage.outs[0].def_path)
 
 
-def weight_digest(folder: Path) -> str:
-    """SHA-256 of the model's weight bytes: equal digests, identical fine-tunes."""
-    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
-
-
 def seed_folder(stage: str, fit_name: str, seed: int) -> Path:
     """Where an extra seed's model folder lies."""
     return WORK / stage.replace("@", "-") / f"{fit_name}-{seed}"
@@ -86,20 +80,20 @@ def pipeline_model(stage: str) -> Path | None:
     return folder if (folder / "training.json").is_file() else None
 
 
-def scores(folder: Path, tweets) -> np.ndarray:
-    """The model's non-complaint probabilities of the tweets, through the serving predictor's torch engine."""
-    return Predictor.load(folder, BATCH_SIZE, engine="torch").non_complaint_probability(tweets["text"].tolist())
-
-
 def measure(folder: Path, seconds: float | None, validation, external, on_validation: bool) -> dict:
     """One fitted model's figures: validation metrics (train fits), external AUC, epoch kept and weight digest."""
-    training = read_json(folder / "training.json")
-    figures = {"chosen_epoch": training["chosen_epoch"], "seconds": seconds and round(seconds, 1),
-               "weights_sha256": weight_digest(folder),
-               "external_auc": classification_metrics(external["label"].to_numpy(), scores(folder, external))["auc"]}
+    predictor = Predictor.load(folder, BATCH_SIZE, engine="torch")
+
+    def metrics(tweets) -> dict:
+        return classification_metrics(tweets["label"].to_numpy(),
+                                      predictor.non_complaint_probability(tweets["text"].tolist()))
+
+    figures = {"chosen_epoch": read_json(folder / "training.json")["chosen_epoch"],
+               "seconds": seconds and round(seconds, 1), "weights_sha256": sha256_of(folder / "model.safetensors"),
+               "external_auc": metrics(external)["auc"]}
     if on_validation:
-        metrics = classification_metrics(validation["label"].to_numpy(), scores(folder, validation))
-        figures |= {"val_auc": metrics["auc"], "val_accuracy": metrics["accuracy"]}
+        scored = metrics(validation)
+        figures |= {"val_auc": scored["auc"], "val_accuracy": scored["accuracy"]}
     return figures
 
 
