@@ -10,6 +10,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -104,9 +105,12 @@ def share(project: Path) -> subprocess.CompletedProcess:
     return run(["make", "share", f"VENV={VENV}", "-o", f"{VENV}/.installed", "REMOTE=team"], project, check=False)
 
 
+MAKE_LINE = re.compile(r"make(\[\d+\])?: ")  # make's own "Error 1" line, nested under `make test` in CI
+
+
 def one_line_error(result: subprocess.CompletedProcess) -> str:
     """The failed share's message: it must have exited non-zero with one line and no traceback."""
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("make: ")]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not MAKE_LINE.match(line)]
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
     return lines[0]
