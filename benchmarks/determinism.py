@@ -44,7 +44,7 @@ def tiny_fine_tune(scratch: str) -> tuple:
     import torch
     from transformers import BertConfig, BertModel
 
-    from complaints.tokens import Tokens
+    from complaints.text.tokens import Tokens
 
     torch.manual_seed(0)
     BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -60,9 +60,9 @@ def minilm_fine_tune() -> tuple:
     """The embedded MiniLM and the training split's first 512 tokenized tweets."""
     import numpy as np
 
-    from complaints.io import read_json
-    from complaints.pretrained import resolve_model
-    from complaints.tokens import Tokens
+    from complaints.core.io import read_json
+    from complaints.text.pretrained import resolve_model
+    from complaints.text.tokens import Tokens
 
     tokens = Tokens.load(ROOT / "data" / "tokens" / "train.safetensors")
     return resolve_model("embedded"), tokens.subset(np.arange(512)), read_json(ROOT / "data" / "tokens" / "model.json")["max_len"]
@@ -75,8 +75,8 @@ def child(kind: str) -> None:
     import torch
     from accelerate import Accelerator
 
-    from complaints.runtime import configure_torch
-    from complaints.training import TrainParams, train_classifier
+    from complaints.core.runtime import configure_torch
+    from complaints.modeling.training import TrainParams, train_classifier
 
     configure_torch(0, threads=THREADS)
     with tempfile.TemporaryDirectory() as scratch:

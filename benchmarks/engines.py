@@ -48,7 +48,7 @@ def matmul_gflop(padded_tokens: int) -> float:
 def reference_side(tweets: list[str], encoder: Path) -> tuple[Callable, int]:
     """The tutorial's inference on our encoder: per-tweet tokenizer calls padded to 64, its DataLoader, `bert_predict`."""
     from benchmarks import reference
-    from complaints.pretrained import load_tokenizer
+    from complaints.text.pretrained import load_tokenizer
 
     tokenizer = load_tokenizer(str(encoder))
     model = reference.BertClassifier(str(encoder))
@@ -62,9 +62,9 @@ def reference_side(tweets: list[str], encoder: Path) -> tuple[Callable, int]:
 
 def our_side(engine: str, tweets: list[str]) -> tuple[Callable, int]:
     """The project's predictor with one engine; padded tokens of its length-sorted batches."""
-    from complaints.encoding import encode
-    from complaints.predictor import Predictor
-    from complaints.tokens import sorted_batches
+    from complaints.text.encoding import encode
+    from complaints.serving.predictor import Predictor
+    from complaints.text.tokens import sorted_batches
 
     predictor = Predictor.load(SERVING, BATCH_SIZE, engine=engine)
     lengths = encode(predictor.tokenizer, tweets, predictor.max_length)["attention_mask"].sum(axis=1)
@@ -164,8 +164,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def encoder_only(folder: Path) -> None:
     """The serving model's encoder and tokenizer as a plain transformers model, for the tutorial's classifier."""
-    from complaints.model import load_classifier
-    from complaints.predictor import folder_tokenizer
+    from complaints.modeling.model import load_classifier
+    from complaints.serving.predictor import folder_tokenizer
 
     load_classifier(SERVING).encoder.save_pretrained(folder)
     folder_tokenizer(SERVING).save_pretrained(folder)

@@ -27,12 +27,12 @@ from onnxruntime.quantization import (
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.compare import ROOT, run_header, save
-from complaints.decision import is_non_complaint
-from complaints.encoding import encode
-from complaints.evaluation import EngineGate
-from complaints.modelfolder import ENGINE_FILES, folder_threshold
-from complaints.onnx_export import node_groups
-from complaints.predictor import Predictor, folder_tokenizer
+from complaints.core.decision import is_non_complaint
+from complaints.text.encoding import encode
+from complaints.evaluation.figures import EngineGate
+from complaints.serving.modelfolder import ENGINE_FILES, folder_threshold
+from complaints.serving.onnx_export import node_groups
+from complaints.serving.predictor import Predictor, folder_tokenizer
 
 SERVING = ROOT / "models" / "serving"
 CALIBRATION_TWEETS = 256

@@ -22,8 +22,8 @@ BATCH_SIZE = 128
 
 def side(name: str) -> dict:
     """Time one serving folder's predictor, with the engine its manifest names, in this process."""
-    from complaints.modelfolder import resolve_engine
-    from complaints.predictor import Predictor
+    from complaints.serving.modelfolder import resolve_engine
+    from complaints.serving.predictor import Predictor
 
     folder = FOLDERS[name]
     engine = resolve_engine(folder, "auto")

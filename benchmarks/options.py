@@ -28,10 +28,10 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.compare import RESULTS, ROOT, run_header, save
-from complaints.io import read_json, read_parquet, read_probabilities
-from complaints.predictor import Predictor
-from complaints.evaluation import auc_standard_error, bootstrap_auc_difference
-from complaints.external_metrics import ExternalParams
+from complaints.core.io import read_json, read_parquet, read_probabilities
+from complaints.serving.predictor import Predictor
+from complaints.evaluation.figures import auc_standard_error, bootstrap_auc_difference
+from complaints.evaluation.external import ExternalParams
 
 RESAMPLES, SEED = 2000, 0
 # The ensembles of the refit the external stage compares with the refit alone.

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, TensorDataset
 from transformers import AutoModel, get_linear_schedule_with_warmup
 
-from complaints.cleaning import clean_for_bert
+from complaints.text.cleaning import clean_for_bert
 
 
 def preprocessing_for_bert(tokenizer, data, max_len: int):

@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.compare import ROOT, run_header, save
-from complaints.io import read_parquet
-from complaints.predictor import Predictor
+from complaints.core.io import read_parquet
+from complaints.serving.predictor import Predictor
 
 SHARES = np.round(np.arange(0.0, 1.01, 0.1), 1)
 SPLITS, SEED = 200, 0

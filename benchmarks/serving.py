@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.compare import ROOT, run_header, save
-from complaints.modelfolder import resolve_engine
+from complaints.serving.modelfolder import resolve_engine
 
 MODEL = ROOT / "models" / "serving"
 ENGINE = resolve_engine(MODEL, "auto") if MODEL.is_dir() else "onnx"
@@ -94,9 +94,9 @@ def batched_throughput(tweets: list[str]) -> dict:
     """The predictor in process on 4,000 distinct tweets: all at once in batches of 64 (length-sorted, the ceiling the
     service is measured against), and 32 at a time in arrival order with the service's batch size (what one batch of
     32 concurrent single-tweet requests can give, since requests not yet arrived cannot be sorted in)."""
-    from complaints.config import load_section
-    from complaints.predictor import Predictor
-    from complaints.service import ServeParams
+    from complaints.core.config import load_section
+    from complaints.serving.predictor import Predictor
+    from complaints.serving.service import ServeParams
 
     texts = load_texts(tweets)
     service_batch_size = load_section(ROOT / "params.yaml", "serve", ServeParams).batch_size
@@ -219,7 +219,7 @@ def service_load(tweets: list[str]) -> list[dict]:
 
 def predictor_latency(tweets: list[str]) -> dict:
     """One tweet per call through the in-process predictor (the first calls warm up)."""
-    from complaints.predictor import Predictor
+    from complaints.serving.predictor import Predictor
 
     predictor = Predictor.load(MODEL, engine=ENGINE)
     for tweet in tweets[:10]:

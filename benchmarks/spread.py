@@ -26,9 +26,9 @@ import numpy as np
 import yaml
 
 from benchmarks.compare import RESULTS, ROOT, cpu_model, run_header
-from complaints.io import read_json, read_parquet, sha256_of
-from complaints.metrics import classification_metrics
-from complaints.predictor import Predictor
+from complaints.core.io import read_json, read_parquet, sha256_of
+from complaints.core.metrics import classification_metrics
+from complaints.serving.predictor import Predictor
 
 WORK = ROOT / "benchmarks" / "work" / "spread"
 BATCH_SIZE = 128

@@ -23,13 +23,13 @@ import transformers
 from sklearn.metrics import roc_auc_score
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
-from complaints.encoding import encode
-from complaints.torch_scoring import predict_logits, score
-from complaints.model import save_classifier
-from complaints.predictor import Predictor
-from complaints.runtime import configure_torch
-from complaints.tokens import Tokens
-from complaints.training import TrainParams, make_accelerator, train_classifier
+from complaints.text.encoding import encode
+from complaints.modeling.torch_scoring import predict_logits, score
+from complaints.modeling.model import save_classifier
+from complaints.serving.predictor import Predictor
+from complaints.core.runtime import configure_torch
+from complaints.text.tokens import Tokens
+from complaints.modeling.training import TrainParams, make_accelerator, train_classifier
 
 COMPLAINT_WORDS = ["delayed", "cancelled", "lost", "rude", "worst", "waiting", "broken", "refund"]
 PRAISE_WORDS = ["thanks", "great", "love", "awesome", "smooth", "helpful", "friendly", "perfect"]

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.analysis import confident_mistakes, expected_calibration_error, reliability_curve, slice_metrics
-from complaints.io import DataError, atomic_dir, read_parquet, read_probabilities, write_json, write_table
+from complaints.core import stage
+from complaints.evaluation.analysis import confident_mistakes, expected_calibration_error, reliability_curve, slice_metrics
+from complaints.core.io import DataError, atomic_dir, read_parquet, read_probabilities, write_json, write_table
 
 logger = logging.getLogger(__name__)
 SOLID_SLICE = 30  # tweets: a smaller slice is reported but not ranked, unless no slice is this large

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.config import load_section
-from complaints.ensemble import EncoderEnsembleParams, averaged
-from complaints.evaluation import write_evaluation
-from complaints.skipping import skipped_upstream
+from complaints.core import stage
+from complaints.core.config import load_section
+from complaints.evaluation.ensemble import EncoderEnsembleParams, averaged
+from complaints.evaluation.figures import write_evaluation
+from complaints.core.skipping import skipped_upstream
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import joblib
 
-from complaints import stage
-from complaints.baseline import BaselineParams, fit_baseline
-from complaints.config import load_section, project_root, resolve_path
-from complaints.io import atomic_path, read_parquet, write_table
-from complaints.evaluation import write_evaluation
-from complaints.baseline import english_stopwords
+from complaints.core import stage
+from complaints.baseline.tfidf import BaselineParams, fit_baseline
+from complaints.core.config import load_section, project_root, resolve_path
+from complaints.core.io import atomic_path, read_parquet, write_table
+from complaints.evaluation.figures import write_evaluation
+from complaints.baseline.tfidf import english_stopwords
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Paired bootstrap of validation AUC differences: each candidate against each reference, on the same tweets.
 
 Reads: plots/{name}/val_probabilities.csv of every model named, params `compare`; a candidate the pipeline skipped
-(the first look without the teacher: complaints.skipping) is left out.
+(the first look without the teacher: complaints.core.skipping) is left out.
 Writes: reports/compare.json (`{candidate}_vs_{reference}`: AUC difference, its 95% interval and standard error)
 Run:   python -m stages.compare --candidates bert ensemble --references baseline tutorial --plots plots \
            --report reports/compare.json
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints import stage
-from complaints.config import load_section
-from complaints.io import DataError, read_probabilities, write_json
-from complaints.evaluation import CompareParams, bootstrap_auc_difference
-from complaints.skipping import skipped_reason
+from complaints.core import stage
+from complaints.core.config import load_section
+from complaints.core.io import DataError, read_probabilities, write_json
+from complaints.evaluation.figures import CompareParams, bootstrap_auc_difference
+from complaints.core.skipping import skipped_reason
 
 logger = logging.getLogger(__name__)
 

@@ -17,18 +17,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section
-from complaints.averaging import mean_probability
-from complaints.ensemble import EncoderEnsembleParams
-from complaints.evaluation import EvaluateParams
-from complaints.io import DataError, write_json, write_table
-from complaints.model import load_classifier
-from complaints.skipping import skipped_upstream
-from complaints.runtime import configure_torch, inference_device
-from complaints.tokens import Tokens
-from complaints.torch_scoring import score
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section
+from complaints.core.averaging import mean_probability
+from complaints.evaluation.ensemble import EncoderEnsembleParams
+from complaints.evaluation.figures import EvaluateParams
+from complaints.core.io import DataError, write_json, write_table
+from complaints.modeling.model import load_classifier
+from complaints.core.skipping import skipped_upstream
+from complaints.core.runtime import configure_torch, inference_device
+from complaints.text.tokens import Tokens
+from complaints.modeling.torch_scoring import score
 
 logger = logging.getLogger(__name__)
 

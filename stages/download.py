@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.config import load_section, project_root, resolve_path
-from complaints.download import DownloadParams, download, is_url
+from complaints.core import stage
+from complaints.core.config import load_section, project_root, resolve_path
+from complaints.data.download import DownloadParams, download, is_url
 
 
 def main(argv: Sequence[str] | None = None) -> None:

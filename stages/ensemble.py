@@ -15,11 +15,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.config import load_section
-from complaints.ensemble import EnsembleParams, dev_auc, fitted_combination, paired
-from complaints.evaluation import write_evaluation
-from complaints.io import write_json
+from complaints.core import stage
+from complaints.core.config import load_section
+from complaints.evaluation.ensemble import EnsembleParams, dev_auc, fitted_combination, paired
+from complaints.evaluation.figures import write_evaluation
+from complaints.core.io import write_json
 
 logger = logging.getLogger(__name__)
 

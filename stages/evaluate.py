@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section
-from complaints.torch_scoring import score
-from complaints.model import load_classifier
-from complaints.evaluation import EvaluateParams, chosen_epoch_summary, write_evaluation
-from complaints.runtime import configure_torch, inference_device
-from complaints.skipping import skipped_upstream
-from complaints.tokens import Tokens
-from complaints.training import read_training_record
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section
+from complaints.modeling.torch_scoring import score
+from complaints.modeling.model import load_classifier
+from complaints.evaluation.figures import EvaluateParams, chosen_epoch_summary, write_evaluation
+from complaints.core.runtime import configure_torch, inference_device
+from complaints.core.skipping import skipped_upstream
+from complaints.text.tokens import Tokens
+from complaints.modeling.training import read_training_record
 
 logger = logging.getLogger(__name__)
 

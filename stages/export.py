@@ -24,16 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section
-from complaints.decision import THRESHOLD_FILE
-from complaints.io import atomic_dir, read_json, read_parquet, write_json
-from complaints.modelfolder import ENGINES, MANIFEST_FILE, manifest
-from complaints.onnx_export import ExportError, ExportParams, checked_difference, export_folder
-from complaints.labeling import PredictParams
-from complaints.predictor import Predictor
-from complaints.evaluation import EngineGate, engine_judgement
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section
+from complaints.core.decision import THRESHOLD_FILE
+from complaints.core.io import atomic_dir, read_json, read_parquet, write_json
+from complaints.serving.modelfolder import ENGINES, MANIFEST_FILE, manifest
+from complaints.serving.onnx_export import ExportError, ExportParams, checked_difference, export_folder
+from complaints.serving.labeling import PredictParams
+from complaints.serving.predictor import Predictor
+from complaints.evaluation.figures import EngineGate, engine_judgement
 
 logger = logging.getLogger(__name__)
 

@@ -21,20 +21,20 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section
-from complaints.decision import THRESHOLD_FILE, predicted_labels
-from complaints.averaging import mean_probability
-from complaints.ensemble import EncoderEnsembleParams
-from complaints.evaluation import scores_at
-from complaints.io import atomic_dir, read_parquet, write_json
-from complaints.metrics import classification_metrics
-from complaints.modelfolder import ENSEMBLE_FILE, MANIFEST_FILE, manifest
-from complaints.onnx_export import ExportParams, checked_difference, export_fp32
-from complaints.predictor import Predictor
-from complaints.skipping import skipped_upstream
-from complaints.threshold import ThresholdParams, choose_threshold
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section
+from complaints.core.decision import THRESHOLD_FILE, predicted_labels
+from complaints.core.averaging import mean_probability
+from complaints.evaluation.ensemble import EncoderEnsembleParams
+from complaints.evaluation.figures import scores_at
+from complaints.core.io import atomic_dir, read_parquet, write_json
+from complaints.core.metrics import classification_metrics
+from complaints.serving.modelfolder import ENSEMBLE_FILE, MANIFEST_FILE, manifest
+from complaints.serving.onnx_export import ExportParams, checked_difference, export_fp32
+from complaints.serving.predictor import Predictor
+from complaints.core.skipping import skipped_upstream
+from complaints.evaluation.threshold import ThresholdParams, choose_threshold
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ params `bert_teacher`), the distilled student and its refit (models/student, mod
 that makes the test predictions (`serving`, with `predict.engine`), the default's and the refit's ensembles with the
 baseline (the combination the ensemble stage fitted, models/ensemble.json), and, when `seeds.fits` holds `refit`, the
 refit averaged with the seed stage's refits (`refit_seeds`). A model the pipeline skipped (the first look without the
-teacher: complaints.skipping) is left out, with every figure that needs it.
+teacher: complaints.core.skipping) is left out, with every figure that needs it.
 Per model: the validation metrics' keys, the AUC's standard error, calibration error, the same at the serving folder's
 threshold, AUC per airline and per negative reason. Pairs of models: AUC difference with a paired bootstrap interval
 and standard error. The teacher's share in `bert_teacher`: the AUC at each share from 0 to 1, and the best share
@@ -31,21 +31,21 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.analysis import reliability_curve
-from complaints.baseline import load_baseline
-from complaints.config import load_section
-from complaints.averaging import mean_probability
-from complaints.ensemble import EncoderEnsembleParams, best_teacher_weight, read_combination, teacher_weight_sweep
-from complaints.io import DataError, atomic_dir, read_parquet, write_json, write_table
-from complaints.labeling import PredictParams
-from complaints.modelfolder import folder_threshold
-from complaints.predictor import Predictor
-from complaints.evaluation import HEADLINE, CompareParams, bootstrap_auc_difference, roc_points
-from complaints.external_metrics import ExternalParams, external_metrics, slice_rows
-from complaints.seeds import SeedsParams, seed_folder
-from complaints.skipping import skipped_reason
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.evaluation.analysis import reliability_curve
+from complaints.baseline.tfidf import load_baseline
+from complaints.core.config import load_section
+from complaints.core.averaging import mean_probability
+from complaints.evaluation.ensemble import EncoderEnsembleParams, best_teacher_weight, read_combination, teacher_weight_sweep
+from complaints.core.io import DataError, atomic_dir, read_parquet, write_json, write_table
+from complaints.serving.labeling import PredictParams
+from complaints.serving.modelfolder import folder_threshold
+from complaints.serving.predictor import Predictor
+from complaints.evaluation.figures import HEADLINE, CompareParams, bootstrap_auc_difference, roc_points
+from complaints.evaluation.external import ExternalParams, external_metrics, slice_rows
+from complaints.evaluation.seeds import SeedsParams, seed_folder
+from complaints.core.skipping import skipped_reason
 
 logger = logging.getLogger(__name__)
 

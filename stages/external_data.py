@@ -14,11 +14,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.config import load_section, project_root, resolve_path
-from complaints.download import download, is_url
-from complaints.external_data import EXTERNAL_FILE, ExternalDataParams, external_fetcher, deduplicated, overlap_report, read_external
-from complaints.io import atomic_dir, read_parquet, write_json, write_table
+from complaints.core import stage
+from complaints.core.config import load_section, project_root, resolve_path
+from complaints.data.download import download, is_url
+from complaints.data.external_data import EXTERNAL_FILE, ExternalDataParams, external_fetcher, deduplicated, overlap_report, read_external
+from complaints.core.io import atomic_dir, read_parquet, write_json, write_table
 
 logger = logging.getLogger(__name__)
 

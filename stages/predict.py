@@ -13,14 +13,14 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section
-from complaints.io import read_parquet, write_table
-from complaints.modelfolder import folder_threshold
-from complaints.labeling import PredictParams, label_predictions, review_sample
-from complaints.predictor import Predictor
-from complaints.threshold import ThresholdParams
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section
+from complaints.core.io import read_parquet, write_table
+from complaints.serving.modelfolder import folder_threshold
+from complaints.serving.labeling import PredictParams, label_predictions, review_sample
+from complaints.serving.predictor import Predictor
+from complaints.evaluation.threshold import ThresholdParams
 
 logger = logging.getLogger(__name__)
 

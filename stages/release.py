@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from complaints import stage
-from complaints.card import ARTIFACT, CardInputs, card, release_record
-from complaints.io import atomic_dir, read_json, write_json
+from complaints.core import stage
+from complaints.release.card import ARTIFACT, CardInputs, card, release_record
+from complaints.core.io import atomic_dir, read_json, write_json
 
 logger = logging.getLogger(__name__)
 

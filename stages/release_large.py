@@ -15,11 +15,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.card import LARGE_ARTIFACT, LargeCardInputs, large_card, release_record
-from complaints.io import DataError, atomic_dir, read_json, write_json
-from complaints.modelfolder import ENSEMBLE_FILE, ensemble_members
-from complaints.skipping import skipped_upstream
+from complaints.core import stage
+from complaints.release.card import LARGE_ARTIFACT, LargeCardInputs, large_card, release_record
+from complaints.core.io import DataError, atomic_dir, read_json, write_json
+from complaints.serving.modelfolder import ENSEMBLE_FILE, ensemble_members
+from complaints.core.skipping import skipped_upstream
 
 logger = logging.getLogger(__name__)
 

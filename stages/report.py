@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from complaints import stage
-from complaints.config import project_root
-from complaints.io import atomic_dir, atomic_path
-from complaints.report import (
+from complaints.core import stage
+from complaints.core.config import project_root
+from complaints.core.io import atomic_dir, atomic_path
+from complaints.release.report import (
     HEADLINE, calibration_figure, previous_metrics, report_page, roc_figure, slices_figure, sweep_figure,
 )
 

@@ -13,17 +13,17 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section
-from complaints.evaluation import HEADLINE, EvaluateParams, write_metrics
-from complaints.io import read_json
-from complaints.metrics import classification_metrics
-from complaints.model import load_classifier
-from complaints.runtime import configure_torch, inference_device
-from complaints.seeds import SeedsParams, seed_folder, seed_spread
-from complaints.tokens import Tokens
-from complaints.torch_scoring import score
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section
+from complaints.evaluation.figures import HEADLINE, EvaluateParams, write_metrics
+from complaints.core.io import read_json
+from complaints.core.metrics import classification_metrics
+from complaints.modeling.model import load_classifier
+from complaints.core.runtime import configure_torch, inference_device
+from complaints.evaluation.seeds import SeedsParams, seed_folder, seed_spread
+from complaints.text.tokens import Tokens
+from complaints.modeling.torch_scoring import score
 
 logger = logging.getLogger(__name__)
 

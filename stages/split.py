@@ -10,10 +10,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.config import load_section
-from complaints.data import SplitParams, drop_seen_elsewhere, duplicate_report, label_tweets, read_tweets, split_labeled
-from complaints.io import atomic_dir, write_json, write_table
+from complaints.core import stage
+from complaints.core.config import load_section
+from complaints.data.tweets import SplitParams, drop_seen_elsewhere, duplicate_report, label_tweets, read_tweets, split_labeled
+from complaints.core.io import atomic_dir, write_json, write_table
 
 logger = logging.getLogger(__name__)
 

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section
-from complaints.decision import predicted_labels
-from complaints.io import read_parquet, read_probabilities, write_table
-from complaints.labeling import PredictParams, share_sweep
-from complaints.predictor import Predictor
-from complaints.evaluation import SWEEP_THRESHOLDS, scores_at, threshold_sweep, write_metrics
-from complaints.threshold import ThresholdParams, choose_threshold, estimate_prior
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section
+from complaints.core.decision import predicted_labels
+from complaints.core.io import read_parquet, read_probabilities, write_table
+from complaints.serving.labeling import PredictParams, share_sweep
+from complaints.serving.predictor import Predictor
+from complaints.evaluation.figures import SWEEP_THRESHOLDS, scores_at, threshold_sweep, write_metrics
+from complaints.evaluation.threshold import ThresholdParams, choose_threshold, estimate_prior
 
 logger = logging.getLogger(__name__)
 

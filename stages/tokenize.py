@@ -2,7 +2,7 @@
 
 Reads: data/split/{train,val,test}.parquet, params `model` (or `teacher` and `release.recipe` with --encoder teacher),
 `tokenize`. With --encoder teacher and a recipe that needs no teacher (the first look), it writes the skipped record
-instead (complaints.skipping), and the teacher's stages downstream skip too.
+instead (complaints.core.skipping), and the teacher's stages downstream skip too.
 Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json
 (the model's name, architecture and vocabulary digest, and max_len: no path, so every checkout writes the same bytes),
 reports/tokens.json (token-length statistics per split)
@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from complaints import stage
-from complaints.config import load_section
-from complaints.encoding import encode, length_stats
-from complaints.pretrained import ModelParams, TokenizeParams, check_max_len, load_tokenizer, model_record, resolve_model
-from complaints.io import atomic_dir, read_parquet, write_json
-from complaints.skipping import ReleaseParams, write_skipped
-from complaints.teacher import TeacherParams
-from complaints.tokens import Tokens
+from complaints.core import stage
+from complaints.core.config import load_section
+from complaints.text.encoding import encode, length_stats
+from complaints.text.pretrained import ModelParams, TokenizeParams, check_max_len, load_tokenizer, model_record, resolve_model
+from complaints.core.io import atomic_dir, read_parquet, write_json
+from complaints.core.skipping import ReleaseParams, write_skipped
+from complaints.text.teacher_weights import TeacherParams
+from complaints.text.tokens import Tokens
 
 SPLITS = ("train", "val", "test")
 # The params section naming each encoder.

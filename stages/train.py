@@ -10,7 +10,7 @@ plus training.json (with the teacher's history and pseudo-label counts when self
 tweet counts when distilled) and dev_probabilities.csv
 when a dev split is held out), dvclive logs (per-epoch train loss,
 dev loss, accuracy, AUC); when its tokens or targets hold the skipped record (the first look without the teacher:
-complaints.skipping), that record instead
+complaints.core.skipping), that record instead
 Run:   python -m stages.train --section train --tokens data/tokens --fit train --model models/bert --live dvclive/bert
        python -m stages.train --section tutorial --tokens data/tokens --fit train --model models/tutorial \
            --live dvclive/tutorial
@@ -32,17 +32,17 @@ from pathlib import Path
 import pandas as pd
 from dvclive import Live
 
-from complaints import stage
-from complaints.machine import pin_threads
-from complaints.config import load_section, require
-from complaints.distillation import DistillParams, Teacher
-from complaints.pretrained import resolve_recorded_model
-from complaints.torch_scoring import score
-from complaints.io import atomic_dir, write_json, write_table
-from complaints.model import save_classifier
-from complaints.skipping import skipped_upstream
-from complaints.tokens import Tokens
-from complaints.training import (
+from complaints.core import stage
+from complaints.core.machine import pin_threads
+from complaints.core.config import load_section, require
+from complaints.modeling.distillation import DistillParams, Teacher
+from complaints.text.pretrained import resolve_recorded_model
+from complaints.modeling.torch_scoring import score
+from complaints.core.io import atomic_dir, write_json, write_table
+from complaints.modeling.model import save_classifier
+from complaints.core.skipping import skipped_upstream
+from complaints.text.tokens import Tokens
+from complaints.modeling.training import (
     TrainParams, best_epoch, epoch_table, make_accelerator, refit_params, student_params, train_classifier,
     unlabeled_tokens, without_timings,
 )

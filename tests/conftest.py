@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
-from complaints.decision import LABEL_WORDS
+from complaints.core.decision import LABEL_WORDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -87,7 +87,7 @@ def build_tiny(folder: Path, architecture: str, seed: int) -> None:
     import torch
     from transformers import AutoConfig, AutoModel
 
-    from complaints.pretrained import load_tokenizer, resolve_model
+    from complaints.text.pretrained import load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model("embedded"))
     torch.manual_seed(seed)
@@ -110,9 +110,9 @@ def tiny_teacher(tmp_path_factory) -> Path:
 
 def build_tiny_model(folder: Path, encoder: Path) -> None:
     """An untrained classifier (mean pooling, MAX_LEN 16) on the tiny encoder, saved as the train stage saves one."""
-    from complaints.model import pretrained_classifier, save_classifier
-    from complaints.pretrained import load_tokenizer
-    from complaints.runtime import configure_torch
+    from complaints.modeling.model import pretrained_classifier, save_classifier
+    from complaints.text.pretrained import load_tokenizer
+    from complaints.core.runtime import configure_torch
 
     configure_torch(0)
     model = pretrained_classifier(str(encoder), head_hidden=50, freeze_encoder=False, pooling="mean", max_length=16,
@@ -160,8 +160,8 @@ def raw_dir(tmp_path: Path) -> Path:
 def make_tiny_mirror(folder: Path, labeled: int = 40, unlabeled: int = 30) -> dict[str, str]:
     """A mirror folder with the first rows of each real CSV, and external/ with every 100th external row (74, all
     airlines); returns the SHA-256 digests by file name."""
-    from complaints.io import sha256_of
-    from complaints.external_data import EXTERNAL_FILE
+    from complaints.core.io import sha256_of
+    from complaints.data.external_data import EXTERNAL_FILE
 
     (folder / "external").mkdir(parents=True, exist_ok=True)
     sizes = {"complaint1700.csv": labeled, "noncomplaint1700.csv": labeled, "test_data.csv": unlabeled}
@@ -178,7 +178,7 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str, teacher: str)
     epoch, small batches and alpha grid, one extra seed and one extra refit, a short bootstrap."""
     import yaml
 
-    from complaints.external_data import EXTERNAL_FILE
+    from complaints.data.external_data import EXTERNAL_FILE
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     tutorial_digests = {name: digest for name, digest in digests.items() if name != EXTERNAL_FILE}

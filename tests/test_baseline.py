@@ -3,10 +3,10 @@ import pytest
 
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from complaints.baseline import BaselineParams, build_pipeline, fit_baseline
-from complaints.data import label_tweets, read_tweets, split_labeled
-from complaints.metrics import classification_metrics
-from complaints.baseline import english_stopwords
+from complaints.baseline.tfidf import BaselineParams, build_pipeline, fit_baseline
+from complaints.data.tweets import label_tweets, read_tweets, split_labeled
+from complaints.core.metrics import classification_metrics
+from complaints.baseline.tfidf import english_stopwords
 from conftest import MIRROR, SHARED
 
 TOY_TRAIN = [

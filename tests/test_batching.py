@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from complaints.batching import Batcher, Busy
+from complaints.serving.batching import Batcher, Busy
 
 
 class SlowScorer:

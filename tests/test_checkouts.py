@@ -74,7 +74,7 @@ def test_a_teammate_with_their_own_tokens_gets_training_from_the_run_cache(tiny_
                                                                            tmp_path):
     remote = tmp_path / "remote"
     in_venv(OUR_VENV, ["dvc", "remote", "add", "--local", "-f", "roundtrip", str(remote)], reproduced_copy)
-    in_venv(OUR_VENV, ["python", "-m", "complaints.sharing", "-r", "roundtrip"], reproduced_copy)
+    in_venv(OUR_VENV, ["python", "-m", "complaints.release.sharing", "-r", "roundtrip"], reproduced_copy)
 
     # The teammate: a clone at another path, another venv, and no dvc.lock (nothing recorded but the code).
     teammate = tmp_path / "team" / "member" / "project"

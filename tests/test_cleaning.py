@@ -1,5 +1,5 @@
-from complaints.baseline import clean_for_bag_of_words, english_stopwords
-from complaints.cleaning import clean_for_bert
+from complaints.baseline.tfidf import clean_for_bag_of_words, english_stopwords
+from complaints.text.cleaning import clean_for_bert
 from conftest import SHARED
 
 TWEET_0 = (

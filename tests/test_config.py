@@ -2,10 +2,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from complaints.baseline import BaselineParams
-from complaints.config import ParamsError, from_mapping, load_section
-from complaints.data import SplitParams
-from complaints.download import DownloadParams
+from complaints.baseline.tfidf import BaselineParams
+from complaints.core.config import ParamsError, from_mapping, load_section
+from complaints.data.tweets import SplitParams
+from complaints.data.download import DownloadParams
 from conftest import ROOT
 
 
@@ -70,7 +70,7 @@ def test_alpha_grid_is_exact():
 
 
 def test_a_recipe_read_from_another_section_names_that_section():
-    from complaints.training import TrainParams
+    from complaints.modeling.training import TrainParams
 
     with pytest.raises(ParamsError, match=r"params key 'tutorial\.lr': got 0\.0, expected a positive number"):
         from_mapping(TrainParams, "tutorial", {"lr": 0.0})
@@ -79,7 +79,7 @@ def test_a_recipe_read_from_another_section_names_that_section():
 
 
 def test_runtime_threads_pin_the_threads_a_computing_stage_uses_and_are_checked(tmp_path, monkeypatch):
-    from complaints.machine import THREADS_VARIABLE, available_cpus, pin_threads
+    from complaints.core.machine import THREADS_VARIABLE, available_cpus, pin_threads
 
     monkeypatch.delenv(THREADS_VARIABLE, raising=False)
     params = tmp_path / "params.yaml"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from complaints import cli
-from complaints.service import ServeParams, ServeSettings, create_app
+from complaints.serving import cli
+from complaints.serving.service import ServeParams, ServeSettings, create_app
 
 BAD_REQUESTS = [
     ({"text": ["hi"]}, 422, "texts"),
@@ -108,10 +108,10 @@ def test_a_tweet_exactly_at_the_threshold_gets_one_answer_from_the_cli_metrics_a
     import numpy as np
     import pandas as pd
 
-    from complaints.analysis import confident_mistakes, slice_metrics
-    from complaints.metrics import classification_metrics
-    from complaints.predictor import Predictor
-    from complaints.external_metrics import external_metrics
+    from complaints.evaluation.analysis import confident_mistakes, slice_metrics
+    from complaints.core.metrics import classification_metrics
+    from complaints.serving.predictor import Predictor
+    from complaints.evaluation.external import external_metrics
 
     tweet = "@united lost my bag again"
     at = float(Predictor.load(tiny_model).non_complaint_probability([tweet])[0])
@@ -143,7 +143,7 @@ def test_a_body_over_the_cap_gets_413_by_its_declared_length(client):
     ({"batch_max_texts": 0}, "serve.batch_max_texts"),
 ])
 def test_bad_serve_params_are_rejected_with_the_key(fields, words):
-    from complaints.config import ParamsError
+    from complaints.core.config import ParamsError
 
     with pytest.raises(ParamsError, match=words.replace(".", r"\.")):
         ServeParams(**fields)

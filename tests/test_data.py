@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from complaints.data import drop_seen_elsewhere, duplicate_report, label_tweets, read_tweets, split_labeled
-from complaints.io import DataError
+from complaints.data.tweets import drop_seen_elsewhere, duplicate_report, label_tweets, read_tweets, split_labeled
+from complaints.core.io import DataError
 from conftest import MIRROR
 
 
@@ -88,7 +88,7 @@ def test_duplicates_reported_within_and_across_splits():
 
 
 def test_floats_differing_in_their_last_bits_write_the_same_bytes(tmp_path):
-    from complaints.io import write_json, write_table
+    from complaints.core.io import write_json, write_table
 
     value = 0.8451234567890123
     for suffix in (".csv", ".parquet"):

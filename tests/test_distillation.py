@@ -6,12 +6,12 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from transformers import BertConfig, BertModel
 
-from complaints.config import ParamsError
-from complaints.distillation import UNLABELED, DistillParams, Teacher, as_unlabeled, distillation_loss, softened
-from complaints.io import DataError, write_table
-from complaints.runtime import configure_torch
-from complaints.tokens import Tokens
-from complaints.training import TrainParams, student_params, torch_batch, train_classifier
+from complaints.core.config import ParamsError
+from complaints.modeling.distillation import UNLABELED, DistillParams, Teacher, as_unlabeled, distillation_loss, softened
+from complaints.core.io import DataError, write_table
+from complaints.core.runtime import configure_torch
+from complaints.text.tokens import Tokens
+from complaints.modeling.training import TrainParams, student_params, torch_batch, train_classifier
 
 from test_training import tiny_tokens
 

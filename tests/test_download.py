@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from complaints.download import DownloadError, DownloadParams, download
-from complaints.io import sha256_of
+from complaints.data.download import DownloadError, DownloadParams, download
+from complaints.core.io import sha256_of
 from conftest import MIRROR, ROOT
-from complaints.config import load_section
+from complaints.core.config import load_section
 
 PARAMS = load_section(ROOT / "params.yaml", "download", DownloadParams)
 UNREACHABLE = "http://127.0.0.1:9/data.zip"

@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from complaints.config import ParamsError
-from complaints.encoding import encode, length_stats
-from complaints.io import DataError
-from complaints.pretrained import check_max_len, load_tokenizer, model_record, resolve_model, resolve_recorded_model
+from complaints.core.config import ParamsError
+from complaints.text.encoding import encode, length_stats
+from complaints.core.io import DataError
+from complaints.text.pretrained import check_max_len, load_tokenizer, model_record, resolve_model, resolve_recorded_model
 from test_cleaning import TWEET_0
 
 TUTORIAL_IDS_0 = [

@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from complaints.ensemble import (
+from complaints.evaluation.ensemble import (
     Combination, EnsembleParams, averaged, dev_auc, fit_stacker, fitted_combination, mean_probability, read_combination,
     stack_features,
 )
-from complaints.io import DataError
-from complaints.seeds import seed_spread
-from complaints.evaluation import bootstrap_auc_difference
+from complaints.core.io import DataError
+from complaints.evaluation.seeds import seed_spread
+from complaints.evaluation.figures import bootstrap_auc_difference
 
 
 def two_models(count: int = 400, seed: int = 0):
@@ -41,7 +41,7 @@ def test_stacker_weights_the_stronger_model_more_and_scores_out_of_fold():
 
 
 def test_stacker_folds_beyond_the_smaller_dev_class_are_rejected_with_the_key():
-    from complaints.config import ParamsError
+    from complaints.core.config import ParamsError
 
     labels = np.array([0, 0, 0, 1, 1, 1, 1, 1])
     with pytest.raises(ParamsError, match=r"ensemble\.cv_folds.*got 5, expected at most 3"):

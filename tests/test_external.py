@@ -9,15 +9,15 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from complaints.data import label_tweets, read_tweets, split_labeled
-from complaints.download import download
-from complaints.io import sha256_of
-from complaints.external_data import (
+from complaints.data.tweets import label_tweets, read_tweets, split_labeled
+from complaints.data.download import download
+from complaints.core.io import sha256_of
+from complaints.data.external_data import (
     EXTERNAL_FILE, ExternalDataParams, deduplicated, external_fetcher, is_even_half, overlap_report, read_external,
 )
-from complaints.io import DataError
-from complaints.evaluation import resample_auc
-from complaints.external_metrics import reason_auc
+from complaints.core.io import DataError
+from complaints.evaluation.figures import resample_auc
+from complaints.evaluation.external import reason_auc
 from conftest import EXTERNAL_MIRROR, MIRROR
 
 HEADER = ["tweet_id", "airline_sentiment", "negativereason", "airline", "text", "tweet_created"]
@@ -129,7 +129,7 @@ def test_the_external_stage_scores_every_model_with_intervals_and_slices(workdir
     assert compare["refit_vs_bert_ci_low"] <= compare["refit_vs_bert_difference"] <= compare["refit_vs_bert_ci_high"]
     assert compare["ensemble_vs_bert_se"] > 0 and compare["refit_ensemble_vs_refit_se"] > 0
     # The seed ensemble: the refit averaged with the seed stage's refit of seed 1 (seeds.fits in the tiny params).
-    from complaints.predictor import Predictor
+    from complaints.serving.predictor import Predictor
 
     refit = pd.read_csv(workdir / "plots" / "external" / "refit" / "probabilities.csv")["non_complaint_probability"]
     extra = Predictor.load(workdir / "seeds" / "refit-1").non_complaint_probability(tweets["text"].tolist())

@@ -1,13 +1,13 @@
-"""The first look without the teacher: `release.recipe: bert` skips the teacher's stages (complaints.skipping), serves
+"""The first look without the teacher: `release.recipe: bert` skips the teacher's stages (complaints.core.skipping), serves
 the default recipe's refit, and flipping back restores the distilled pipeline from the run-cache."""
 import json
 
 import pytest
 import yaml
 
-from complaints.config import ParamsError
-from complaints.modelfolder import ModelNotFound, check_model_folder
-from complaints.skipping import ReleaseParams, skipped_reason, skipped_upstream, write_skipped
+from complaints.core.config import ParamsError
+from complaints.serving.modelfolder import ModelNotFound, check_model_folder
+from complaints.core.skipping import ReleaseParams, skipped_reason, skipped_upstream, write_skipped
 from conftest import run
 
 REASON = "release.recipe is bert, which needs no teacher"

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from complaints.io import DataError
-from complaints.modelfolder import check_model_folder, ensemble_members, manifest
-from complaints.predictor import Predictor
+from complaints.core.io import DataError
+from complaints.serving.modelfolder import check_model_folder, ensemble_members, manifest
+from complaints.serving.predictor import Predictor
 from conftest import ROOT
 from test_release import DVC_YAML, card_metadata
 from test_serving import TWEETS, complaints, start_service

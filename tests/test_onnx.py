@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 
-from complaints.onnx_export import operator_counts
+from complaints.serving.onnx_export import operator_counts
 from conftest import ROOT
 
 
@@ -42,7 +42,7 @@ def test_export_judges_the_engines_by_the_decisions_they_change(workdir):
 
 
 def test_the_onnx_engine_never_imports_torch(workdir):
-    code = (f"import sys; from complaints.predictor import Predictor; "
+    code = (f"import sys; from complaints.serving.predictor import Predictor; "
             f"p = Predictor.load({str(workdir / 'serving')!r}, engine='onnx-int8'); "
             f"print(p.non_complaint_probability(['@united lost my bag'])[0], 'torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

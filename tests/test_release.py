@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from complaints.analysis import expected_calibration_error, reliability_curve, slice_metrics
+from complaints.evaluation.analysis import expected_calibration_error, reliability_curve, slice_metrics
 from conftest import BIN, ROOT, released_recipe, run
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -53,7 +53,7 @@ def test_the_release_holds_the_serving_files_byte_for_byte_and_its_threshold(wor
         assert (release / path.name).read_bytes() == path.read_bytes(), path.name
     assert json.loads((release / "threshold.json").read_text()) == json.loads((serving / "threshold.json").read_text())
     record = json.loads((release / "release.json").read_text())
-    assert record["cleaning"]["function"] == "complaints.cleaning.clean_for_bert" and len(record["cleaning"]["sha256"]) == 64
+    assert record["cleaning"]["function"] == "complaints.text.cleaning.clean_for_bert" and len(record["cleaning"]["sha256"]) == 64
 
 
 @pytest.mark.parametrize("name, path", [("complaint-classifier", "models/release"),
@@ -140,7 +140,7 @@ def test_the_readmes_registry_commands_work_as_written_from_a_second_clone(repro
 
 
 def test_the_card_names_the_embedded_model_by_its_hub_id():
-    from complaints.card import CardInputs, metadata
+    from complaints.release.card import CardInputs, metadata
 
     scores = {"auc": 0.9, "accuracy": 0.8, "f1": 0.7}
     inputs = CardInputs(recipe="bert", model=scores, tutorial={}, baseline={}, ensemble={}, seeds={}, compare={}, threshold={},

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from complaints import stage
-from complaints.tokens import write_arrays
+from complaints.core import stage
+from complaints.text.tokens import write_arrays
 from stages import split
 from conftest import BIN, ROOT, commit_all, copy_reproduced, run
 

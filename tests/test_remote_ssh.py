@@ -184,7 +184,7 @@ def test_a_push_killed_midway_leaves_whole_files_and_the_next_push_completes(tin
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "large file, team remote"], producer)
 
     environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    pushing = subprocess.Popen([sys.executable, "-m", "complaints.sharing", "-r", "team"], cwd=producer,
+    pushing = subprocess.Popen([sys.executable, "-m", "complaints.release.sharing", "-r", "team"], cwd=producer,
                                env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     objects = remote / "files" / "md5"
@@ -214,8 +214,8 @@ def test_a_push_killed_midway_leaves_whole_files_and_the_next_push_completes(tin
 
 
 def test_the_dvc_internals_make_share_uses_keep_their_shape():
-    from complaints.sharing import internals_changed
+    from complaints.release.sharing import internals_changed
 
     changed = internals_changed()
-    assert not changed, ("DVC changed what `make share` reaches into; recheck complaints.sharing.push_run_cache "
+    assert not changed, ("DVC changed what `make share` reaches into; recheck complaints.release.sharing.push_run_cache "
                          "against DVC's run-cache push (docs/pipeline.md, 'Sharing'): " + "; ".join(changed))

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import torch
 
-from complaints.torch_scoring import score
-from complaints.model import load_classifier
-from complaints.predictor import Predictor
-from complaints.cleaning import clean_for_bert
-from complaints.tokens import Tokens
+from complaints.modeling.torch_scoring import score
+from complaints.modeling.model import load_classifier
+from complaints.serving.predictor import Predictor
+from complaints.text.cleaning import clean_for_bert
+from complaints.text.tokens import Tokens
 from conftest import BIN, ROOT
 from test_contract import BAD_REQUESTS
 
@@ -268,7 +268,7 @@ def test_the_server_parses_with_httptools_on_uvloop(server):
 
 
 def test_headers_over_the_cap_get_400_and_the_connection_closes(server):
-    from complaints.service import MAX_HEADER_BYTES
+    from complaints.serving.service import MAX_HEADER_BYTES
 
     client, _ = server
     with socket.create_connection((client.base_url.host, client.base_url.port), timeout=30) as connection:

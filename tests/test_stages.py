@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from complaints.config import ParamsError
+from complaints.core.config import ParamsError
 from conftest import TINY_ENCODER, released_recipe, run_threshold
 from stages import ensemble, threshold, tokenize, train
 
@@ -171,7 +171,7 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
 def test_the_predict_stage_scores_with_the_engine_its_params_name(workdir, tiny_params_file, tmp_path):
     import numpy as np
 
-    from complaints.predictor import Predictor
+    from complaints.serving.predictor import Predictor
     from stages import predict
 
     params = yaml.safe_load(tiny_params_file.read_text())
@@ -191,8 +191,8 @@ def test_the_predict_stage_scores_with_the_engine_its_params_name(workdir, tiny_
 def test_export_judges_every_engine_and_fails_when_the_default_engine_does_not_pass(workdir, tiny_params_file, tmp_path):
     import numpy as np
 
-    from complaints.onnx_export import ExportError
-    from complaints.predictor import Predictor
+    from complaints.serving.onnx_export import ExportError
+    from complaints.serving.predictor import Predictor
     from stages import export
 
     judged = json.loads((workdir / "export.json").read_text())

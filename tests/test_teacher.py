@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from complaints.config import load_section
-from complaints.teacher import (
+from complaints.core.config import load_section
+from complaints.text.teacher_weights import (
     TeacherError, TeacherParams, cached_folder, check_space, pinned_for, resolve_teacher, wheel_filename,
 )
 from conftest import ROOT
@@ -136,7 +136,7 @@ def test_the_pins_in_params_are_five_parts_of_one_version():
 
 
 def test_the_teachers_hub_id_resolves_to_its_assembly_on_this_machine(index, tmp_path, monkeypatch):
-    from complaints.pretrained import resolve_model
+    from complaints.text.pretrained import resolve_model
     import yaml
 
     _, params = index
@@ -167,7 +167,7 @@ def test_an_offline_first_run_says_in_one_line_that_the_pinned_wheels_are_used(i
     environment = os.environ | {"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf")}
     environment.pop("HF_HUB_OFFLINE", None)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "complaints.teacher"], cwd=tmp_path, env=environment,
+    done = subprocess.run([sys.executable, "-m", "complaints.text.teacher_weights"], cwd=tmp_path, env=environment,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 60

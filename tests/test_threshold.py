@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from complaints.config import ParamsError
-from complaints.evaluation import scores_at
-from complaints.threshold import (
+from complaints.core.config import ParamsError
+from complaints.evaluation.figures import scores_at
+from complaints.evaluation.threshold import (
     ThresholdParams, choose_threshold, count_threshold, estimate_prior, just_below, max_f1_threshold, precision_threshold,
 )
 

@@ -6,14 +6,14 @@ from transformers import BertConfig, BertModel
 
 import pytest
 
-from complaints.config import ParamsError
-from complaints.decision import LABEL_WORDS
-from complaints.torch_scoring import predict_logits
-from complaints.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
-from complaints.runtime import configure_torch
-from complaints.logits import non_complaint_probability
-from complaints.tokens import Tokens, sorted_batches
-from complaints.training import (
+from complaints.core.config import ParamsError
+from complaints.core.decision import LABEL_WORDS
+from complaints.modeling.torch_scoring import predict_logits
+from complaints.modeling.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
+from complaints.core.runtime import configure_torch
+from complaints.modeling.logits import non_complaint_probability
+from complaints.text.tokens import Tokens, sorted_batches
+from complaints.modeling.training import (
     LengthGroupedBatches, TrainParams, best_epoch, dev_row, fine_tune, hold_out_dev, parameter_groups, pseudo_labeled,
     torch_batch, train_classifier,
 )
@@ -138,8 +138,8 @@ def test_saved_classifier_reloads_identically(tmp_path):
 
 
 def test_a_fresh_classifier_keeps_the_encoders_attention_implementation():
-    from complaints.model import pretrained_classifier
-    from complaints.pretrained import resolve_model
+    from complaints.modeling.model import pretrained_classifier
+    from complaints.text.pretrained import resolve_model
 
     model = pretrained_classifier(resolve_model("embedded"), 8, False, "mean", 16, label_words=LABEL_WORDS)
     # Without it BERT falls back to eager attention in training while inference uses SDPA.
@@ -217,7 +217,7 @@ def test_early_stopping_ends_once_the_dev_auc_stops_improving():
 
 
 def test_averaging_the_last_epochs_ends_with_the_mean_of_their_weights():
-    from complaints.training import cpu_state, mean_state
+    from complaints.modeling.training import cpu_state, mean_state
 
     tokens = tiny_tokens(32)
     saved = []
@@ -231,7 +231,7 @@ def test_averaging_the_last_epochs_ends_with_the_mean_of_their_weights():
 
 
 def test_reinit_draws_the_top_layers_afresh_and_keeps_the_rest():
-    from complaints.training import reinit_top_layers
+    from complaints.modeling.training import reinit_top_layers
 
     model = tiny_classifier()
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
@@ -253,8 +253,8 @@ def test_the_stability_options_are_checked():
 def test_a_shallower_encoder_keeps_the_chosen_pretrained_layers_and_reloads(tmp_path):
     from transformers import AutoTokenizer
 
-    from complaints.pretrained import resolve_model
-    from complaints.training import keep_encoder_layers
+    from complaints.text.pretrained import resolve_model
+    from complaints.modeling.training import keep_encoder_layers
 
     model = tiny_classifier()
     top = {name: tensor.clone() for name, tensor in model.encoder.encoder.layer[1].state_dict().items()}
@@ -272,8 +272,8 @@ def test_a_shallower_encoder_keeps_the_chosen_pretrained_layers_and_reloads(tmp_
 
 
 def test_a_student_trains_on_the_layers_distill_keeps():
-    from complaints.distillation import DistillParams, Teacher
-    from complaints.training import student_params
+    from complaints.modeling.distillation import DistillParams, Teacher
+    from complaints.modeling.training import student_params
 
     teacher = Teacher(DistillParams(student_layers=(1, 3, 5)), None, None)
     assert student_params(PARAMS, teacher).encoder_layers == (1, 3, 5)

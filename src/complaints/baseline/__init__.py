@@ -1,0 +1,1 @@
+"""The TF-IDF + Naive Bayes baseline."""
