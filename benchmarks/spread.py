@@ -43,13 +43,14 @@ class Recipe:
     section: str
 
 
-RECIPES = {"bert": Recipe("train@bert", "refit", "train"),
-           "teacher": Recipe("teacher", None, "teacher_train"),
-           "student": Recipe("student", "student_full", "train")}
+RECIPES = {"bert": Recipe("train@bert", "refit@bert_full", "train"),
+           "teacher": Recipe("distill/dvc.yaml:train@teacher", None, "teacher_train"),
+           "student": Recipe("distill/dvc.yaml:student@student", "distill/dvc.yaml:student_refit@student_full", "train")}
 
 
 def stage_command(name: str) -> tuple[str, Path]:
-    """A stage's command as dvc.yaml writes it, and its model folder (the first output)."""
+    """A stage's command as its pipeline file writes it (`distill/dvc.yaml:` for the teacher's chain), and its model
+    folder (the first output)."""
     from dvc.repo import Repo
 
     with Repo(str(ROOT)) as repo:
@@ -59,7 +60,7 @@ def stage_command(name: str) -> tuple[str, Path]:
 
 def seed_folder(stage: str, fit_name: str, seed: int) -> Path:
     """Where an extra seed's model folder lies."""
-    return WORK / stage.replace("@", "-") / f"{fit_name}-{seed}"
+    return WORK / stage.split(":")[-1].replace("@", "-") / f"{fit_name}-{seed}"
 
 
 def fit(stage: str, seed: int, fit_name: str, train_folder: Path | None) -> tuple[Path, float]:

@@ -1,9 +1,8 @@
 """Paired bootstrap of validation AUC differences: each candidate against each reference, on the same tweets.
 
-Reads: plots/{name}/val_probabilities.csv of every model named, params `compare`; a candidate the pipeline skipped
-(the first look without the teacher: complaints.core.skipping) is left out.
+Reads: plots/{name}/val_probabilities.csv of every model named, params `compare`.
 Writes: reports/compare.json (`{candidate}_vs_{reference}`: AUC difference, its 95% interval and standard error)
-Run:   python -m stages.compare --candidates bert ensemble --references baseline tutorial --plots plots \
+Run:   python -m stages.compare --candidates bert ensemble student --references baseline tutorial --plots plots \
            --report reports/compare.json
 """
 from __future__ import annotations
@@ -18,7 +17,6 @@ from complaints.core import stage
 from complaints.core.config import load_section
 from complaints.core.io import DataError, read_probabilities, write_json
 from complaints.evaluation.figures import CompareParams, bootstrap_auc_difference
-from complaints.core.skipping import skipped_reason
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     params = load_section(args.params, "compare", CompareParams)
 
-    candidates = [name for name in args.candidates if skipped_reason(args.plots / name / "val_probabilities.csv") is None]
-    if skipped := sorted(set(args.candidates) - set(candidates)):
-        logger.info("left out, skipped by the pipeline: %s", ", ".join(skipped))
+    candidates = list(dict.fromkeys(args.candidates))  # the released recipe may be named twice
     tables = {name: read_probabilities(args.plots / name / "val_probabilities.csv") for name in candidates + args.references}
     first = tables[args.references[0]]
     labels = first["label"].to_numpy()

@@ -1,9 +1,9 @@
 """Evaluate a fine-tuned model on the validation split, once, with the baseline's metric keys.
 
-Reads: models/bert (or models/tutorial), data/tokens/val.safetensors, params `evaluate.batch_size`.
+Reads: models/bert (or models/tutorial), data/tokens/{encoder}/val.safetensors, params `evaluate.batch_size`.
 Writes: metrics/bert.json (auc, accuracy, precision, recall, f1, the kept epoch and its dev AUC),
 plots/bert/{roc,confusion,threshold_sweep,val_probabilities}.csv
-Run:   python -m stages.evaluate --tokens data/tokens --model models/bert --metrics metrics/bert.json --plots plots/bert
+Run:   python -m stages.evaluate --tokens data/tokens/model --model models/bert --metrics metrics/bert.json --plots plots/bert
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from complaints.modeling.torch_scoring import score
 from complaints.modeling.model import load_classifier
 from complaints.evaluation.figures import EvaluateParams, chosen_epoch_summary, write_evaluation
 from complaints.core.runtime import configure_torch, inference_device
-from complaints.core.skipping import skipped_upstream
 from complaints.text.tokens import Tokens
 from complaints.modeling.training import read_training_record
 
@@ -33,8 +32,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     for option in ("--tokens", "--model", "--metrics", "--report", "--plots"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
-    if skipped_upstream([args.model], [args.metrics, args.report, args.plots]):
-        return
     params = load_section(args.params, "evaluate", EvaluateParams)
 
     configure_torch()  # inference draws nothing at random; this sets threads and deterministic kernels

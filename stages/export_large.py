@@ -1,18 +1,19 @@
 """Export the large release's serving folder: the default recipe and the teacher (both trained on the training split,
 as `bert_teacher` on validation and the external set), each as an fp32 ONNX graph in its own member folder, their
-probabilities averaged with the teacher's share of `bert_teacher` (ensemble.json), and the threshold chosen by the
+probabilities averaged with the teacher's share the teacher_share stage chose (ensemble.json), and the threshold chosen by the
 pipeline's rule (`threshold`) on the average.
 
 Each member's graph is checked against PyTorch on every validation and test tweet (`export.max_difference`).
 ONNX Runtime's optimizer fuses MiniLM's attention but not MPNet's (its relative position bias is not the pattern it
 knows): the counts are reported, and no fusion is required here.
 
-Reads: models/bert, models/teacher, data/split/{val,test}.parquet, params `bert_teacher`, `export`, `threshold`.
+Reads: models/bert, models/teacher, the chosen share (models/bert_teacher.json), data/split/{val,test}.parquet,
+params `export`, `threshold`.
 Writes: models/serving_large/ (bert/ and teacher/: each member's files and model.onnx; ensemble.json, threshold.json,
 manifest.json), reports/export_large.json (each member's largest difference from PyTorch and fused operators, the
 average's validation metrics through ONNX, the threshold and the test tweets it calls non-complaints)
-Run:   python -m stages.export_large --bert models/bert --teacher models/teacher --split data/split \
-           --out models/serving_large --report reports/export_large.json
+Run:   python -m stages.export_large --bert models/bert --teacher models/teacher --share models/bert_teacher.json \
+           --split data/split --out models/serving_large --report reports/export_large.json
 """
 from __future__ import annotations
 
@@ -26,14 +27,13 @@ from complaints.core.machine import pin_threads
 from complaints.core.config import load_section
 from complaints.core.decision import THRESHOLD_FILE, predicted_labels
 from complaints.core.averaging import mean_probability
-from complaints.evaluation.ensemble import EncoderEnsembleParams
+from complaints.evaluation.ensemble import teacher_share_weights
 from complaints.evaluation.figures import scores_at
 from complaints.core.io import atomic_dir, read_parquet, write_json
 from complaints.core.metrics import classification_metrics
 from complaints.serving.modelfolder import ENSEMBLE_FILE, MANIFEST_FILE, manifest
 from complaints.serving.onnx_export import ExportParams, checked_difference, export_fp32
 from complaints.serving.predictor import Predictor
-from complaints.core.skipping import skipped_upstream
 from complaints.evaluation.threshold import ThresholdParams, choose_threshold
 
 logger = logging.getLogger(__name__)
@@ -44,13 +44,11 @@ ENGINE = "onnx"
 def main(argv: Sequence[str] | None = None) -> None:
     """Export both members, check them, weigh them, choose the threshold, add the manifest."""
     arguments = stage.parser(__doc__)
-    for option in ("--bert", "--teacher", "--split", "--out", "--report"):
+    for option in ("--bert", "--teacher", "--share", "--split", "--out", "--report"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
-    if skipped_upstream([args.bert, args.teacher], [args.out, args.report]):
-        return
     params = load_section(args.params, "export", ExportParams)
-    weights = dict(zip(("bert", "teacher"), load_section(args.params, "bert_teacher", EncoderEnsembleParams).weights()))
+    weights = dict(zip(("bert", "teacher"), teacher_share_weights(args.share)))
     threshold_params = load_section(args.params, "threshold", ThresholdParams)
 
     validation, test = (read_parquet(args.split / f"{split}.parquet") for split in ("val", "test"))

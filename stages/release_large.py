@@ -2,11 +2,10 @@
 folder with its release record and model card.
 
 Reads: models/serving_large (ensemble.json, the member folders with their ONNX graphs, threshold.json, manifest.json),
-reports/export_large.json, reports/external.json, reports/{recipe}.json (the small release's recipe, `--recipe`, for
-the comparison), benchmarks/results/large.json (the speeds `python -m benchmarks.large` measured)
+reports/export_large.json, reports/external_distill.json, reports/student.json (the distilled student's validation
+report, for the comparison)
 Writes: models/release_large/ (the serving folder's files and member folders byte for byte, release.json, README.md)
-Run:   python -m stages.release_large --recipe student --serving models/serving_large --reports reports \
-           --speed benchmarks/results/large.json --out models/release_large
+Run:   python -m stages.release_large --serving models/serving_large --reports reports --out models/release_large
 """
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ from complaints.core import stage
 from complaints.release.card import LARGE_ARTIFACT, LargeCardInputs, large_card, release_record
 from complaints.core.io import DataError, atomic_dir, read_json, write_json
 from complaints.serving.modelfolder import ENSEMBLE_FILE, ensemble_members
-from complaints.core.skipping import skipped_upstream
 
 logger = logging.getLogger(__name__)
 
@@ -27,22 +25,17 @@ logger = logging.getLogger(__name__)
 def main(argv: Sequence[str] | None = None) -> None:
     """Copy the serving folder, add the release record and the card."""
     arguments = stage.parser(__doc__)
-    arguments.add_argument("--recipe", required=True, help="the small release's recipe (`release.recipe`): its "
-                           "validation report is reports/{recipe}.json")
-    for option in ("--serving", "--reports", "--speed", "--out"):
+    for option in ("--serving", "--reports", "--out"):
         arguments.add_argument(option, type=Path, required=True)
     args = arguments.parse_args(argv)
-    if skipped_upstream([args.serving], [args.out]):
-        return
     members = ensemble_members(args.serving)
     if members is None:
         raise DataError(f"{args.serving}: no {ENSEMBLE_FILE}, so not an ensemble folder; run `dvc repro export_large`")
     inputs = LargeCardInputs(
-        export=read_json(args.reports / "export_large.json"), external=read_json(args.reports / "external.json"),
-        recipe=args.recipe, released=read_json(args.reports / f"{args.recipe}.json"),
+        export=read_json(args.reports / "export_large.json"),
+        external=read_json(args.reports / "external_distill.json"), released=read_json(args.reports / "student.json"),
         trainings={name: read_json(args.serving / name / "training.json") for name in members},
-        configs={name: read_json(args.serving / name / "config.json") for name in members},
-        speed=read_json(args.speed))
+        configs={name: read_json(args.serving / name / "config.json") for name in members})
     with atomic_dir(args.out) as staging:
         shutil.copytree(args.serving, staging, dirs_exist_ok=True)
         write_json(release_record(LARGE_ARTIFACT, inputs.export["engine"], inputs.export["validation"]["auc"]),

@@ -1,14 +1,13 @@
 """Tokenize train, validation and test tweets with the model's fast tokenizer (the tutorial's MAX_LEN).
 
-Reads: data/split/{train,val,test}.parquet, params `model` (or `teacher` and `release.recipe` with --encoder teacher),
-`tokenize`. With --encoder teacher and a recipe that needs no teacher (the first look), it writes the skipped record
-instead (complaints.core.skipping), and the teacher's stages downstream skip too.
-Writes: data/tokens/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]), data/tokens/model.json
+Reads: data/split/{train,val,test}.parquet, the encoder's params section (`model`, or `teacher` with --encoder
+teacher), `tokenize`.
+Writes: data/tokens/{encoder}/{train,val,test}.safetensors (id, input_ids, attention_mask[, labels]) and model.json
 (the model's name, architecture and vocabulary digest, and max_len: no path, so every checkout writes the same bytes),
-reports/tokens.json (token-length statistics per split)
-Run:   python -m stages.tokenize --split data/split --out data/tokens --stats reports/tokens.json
-       python -m stages.tokenize --encoder teacher --split data/split --out data/teacher_tokens \
-           --stats reports/teacher_tokens.json
+reports/tokens/{encoder}.json (token-length statistics per split)
+Run:   python -m stages.tokenize --encoder model --split data/split --out data/tokens/model --stats reports/tokens/model.json
+       python -m stages.tokenize --encoder teacher --split data/split --out data/tokens/teacher \
+           --stats reports/tokens/teacher.json
 """
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ from complaints.core.config import load_section
 from complaints.text.encoding import encode, length_stats
 from complaints.text.pretrained import ModelParams, TokenizeParams, check_max_len, load_tokenizer, model_record, resolve_model
 from complaints.core.io import atomic_dir, read_parquet, write_json
-from complaints.core.skipping import ReleaseParams, write_skipped
 from complaints.text.teacher_weights import TeacherParams
 from complaints.text.tokens import Tokens
 
@@ -38,11 +36,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     model = load_section(args.params, args.encoder, ENCODERS[args.encoder])
     params = load_section(args.params, "tokenize", TokenizeParams)
-    if args.encoder == "teacher" and (reason := load_section(args.params, "release", ReleaseParams).teacher_skipped_reason()):
-        write_skipped(reason, [args.out, args.stats])
-        return
 
-    location = resolve_model(model.name)
+    location = resolve_model(model.name, args.params)
     tokenizer = load_tokenizer(location)
     record = model_record(model.name, location, tokenizer)
     check_max_len(params.max_len, record)

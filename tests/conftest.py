@@ -1,5 +1,6 @@
 """Shared fixtures: the project root, the data mirror, tiny CSVs, a tiny random encoder, and the expensive fixtures
-(the chain of stage mains, a project reproduced by `dvc`) built once per test session and shared.
+(a project reproduced by `dvc repro`, and a copy that also ran the teacher's chain) built once per test session and
+shared.
 
 The tiny encoder (a randomly initialised 2-layer BERT, hidden 32, with the embedded model's own tokenizer) stands in
 for all-MiniLM-L6-v2 wherever a claim is about DVC, files, processes or HTTP rather than the pretrained weights;
@@ -127,7 +128,7 @@ def tiny_model(tmp_path_factory, tiny_encoder) -> Path:
 
 
 # A test needing one of these runs stage mains, `dvc` or servers: the `slow` tier (`make test-fast` leaves it out).
-SLOW_FIXTURES = {"workdir", "real_workdir", "tiny_project", "reproduced_copy", "long_training"}
+SLOW_FIXTURES = {"workdir", "real_workdir", "tiny_project", "reproduced_copy", "distilled_project", "long_training"}
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -192,7 +193,11 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str, teacher: str)
     params["export"]["int8_fp32_layers"] = [0]
     # A random encoder's int8 graph need not pass the engines gate: the tiny project serves the fp32 graph.
     params["predict"]["engine"] = "onnx"
-    params["tutorial"].update(epochs=1, batch_size=8, eval_batch_size=16)
+    for group in params["models"].values():  # every recipe of the models list: one short epoch
+        for entry in group.values():
+            params[entry["recipe"]].update(epochs=1, batch_size=8, eval_batch_size=16)
+            if params[entry["recipe"]].get("encoder_layers"):  # the tiny encoders have 2 layers
+                params[entry["recipe"]]["encoder_layers"] = [1]
     params["teacher"]["name"] = teacher
     params["teacher_train"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
@@ -227,119 +232,59 @@ def released_recipe() -> str:
 
 
 def run_threshold(params_path, work, outputs_in) -> dict:
-    """The threshold stage on the chain's validation scores and refit model of the released recipe; returns its
-    metrics."""
+    """The threshold stage on a reproduced project's validation scores and refit of the released recipe; returns its
+    report."""
     from stages import threshold
 
     recipe = released_recipe()
     threshold.main(["--params", str(params_path), "--val", str(work / "plots" / recipe / "val_probabilities.csv"),
-                    "--model", str(work / f"{recipe}_full"), "--split", str(work / "split"),
+                    "--model", str(work / "models" / f"{recipe}_full"), "--split", str(work / "data" / "split"),
                     "--metrics", str(outputs_in / "metrics" / "threshold.json"), "--report", str(outputs_in / "threshold.json"),
                     "--sweep", str(outputs_in / "plots/threshold/sweep.csv")])
     return json.loads((outputs_in / "threshold.json").read_text())
 
 
-def run_chain(tiny_params_file: Path, work: Path) -> None:
-    """The whole chain of stage mains in `work`, as `dvc repro` runs them: each stage's report as `work/{name}.json`,
-    the headline metrics in `work/metrics`."""
-    from stages import (
-        analysis, average, baseline, compare, distill_targets, ensemble, evaluate, export_large, external, external_data,
-        release, release_large, report, seeds, tokenize, train,
-    )
-
-    params = ["--params", str(tiny_params_file)]
-    headline = work / "metrics"
-    prepare_tokens(params, work)
-    baseline.main(params + ["--split", str(work / "split"), "--model", str(work / "baseline.joblib"),
-                            "--metrics", str(headline / "baseline.json"), "--report", str(work / "baseline.json"),
-                            "--plots", str(work / "plots" / "baseline"),
-                            "--cv-plot", str(work / "cv" / "cv_auc.csv"), "--oof", str(work / "baseline_oof.csv")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "train", "--model", str(work / "bert"),
-                         "--live", str(work / "live")])
-    train.main(params + ["--section", "tutorial", "--tokens", str(work / "tokens"), "--fit", "train",
-                         "--model", str(work / "tutorial"), "--live", str(work / "live_tutorial")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "refit", "--epochs-from",
-                         str(work / "bert" / "training.json"), "--model", str(work / "bert_full"), "--live", str(work / "live_full")])
-    for fit in ("train", "refit"):
-        train.main(params + ["--tokens", str(work / "tokens"), "--fit", fit, "--seed", "1", "--epochs-from",
-                             str(work / "bert" / "training.json"), "--model", str(work / "seeds" / f"{fit}-1"),
-                             "--live", str(work / "live_seeds" / f"{fit}-1")])
-    tokenize.main(params + ["--encoder", "teacher", "--split", str(work / "split"), "--out", str(work / "teacher_tokens"),
-                            "--stats", str(work / "teacher_tokens.json")])
-    train.main(params + ["--section", "teacher_train", "--tokens", str(work / "teacher_tokens"), "--fit", "train",
-                         "--model", str(work / "teacher"), "--live", str(work / "live_teacher")])
-    distill_targets.main(params + ["--bert", str(work / "bert"), "--tokens", str(work / "tokens"),
-                                   "--teacher", str(work / "teacher"), "--teacher-tokens", str(work / "teacher_tokens"),
-                                   "--out", str(work / "distill_targets.csv"), "--report", str(work / "distill_targets.json")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "train", "--targets", str(work / "distill_targets.csv"),
-                         "--model", str(work / "student"), "--live", str(work / "live_student")])
-    train.main(params + ["--tokens", str(work / "tokens"), "--fit", "refit", "--targets", str(work / "distill_targets.csv"),
-                         "--epochs-from", str(work / "student" / "training.json"), "--model", str(work / "student_full"),
-                         "--live", str(work / "live_student_full")])
-    for name, tokens in (("bert", "tokens"), ("tutorial", "tokens"), ("teacher", "teacher_tokens"), ("student", "tokens")):
-        evaluate.main(params + ["--tokens", str(work / tokens), "--model", str(work / name),
-                                "--metrics", str(headline / f"{name}.json"), "--report", str(work / f"{name}.json"),
-                                "--plots", str(work / "plots" / name)])
-    average.main(params + ["--bert", str(work / "plots" / "bert" / "val_probabilities.csv"),
-                           "--teacher", str(work / "plots" / "teacher" / "val_probabilities.csv"),
-                           "--metrics", str(headline / "bert_teacher.json"), "--report", str(work / "bert_teacher.json"),
-                           "--plots", str(work / "plots" / "bert_teacher")])
-    seeds.main(params + ["--tokens", str(work / "tokens"), "--models", str(work / "seeds"), "--main", str(headline / "bert.json"),
-                         "--metrics", str(headline / "seeds.json"), "--report", str(work / "seeds.json")])
-    ensemble.main(params + ["--bert-dev", str(work / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(work / "baseline_oof.csv"),
-                            "--bert-val", str(work / "plots" / "bert" / "val_probabilities.csv"),
-                            "--baseline-val", str(work / "plots" / "baseline" / "val_probabilities.csv"),
-                            "--combination", str(work / "combination.json"), "--metrics", str(headline / "ensemble.json"),
-                            "--report", str(work / "ensemble.json"), "--plots", str(work / "plots" / "ensemble")])
-    compare.main(params + ["--candidates", "bert", "ensemble", "student", "--references", "baseline", "tutorial",
-                           "--plots", str(work / "plots"), "--report", str(work / "compare.json")])
-    run_threshold(tiny_params_file, work, work)
-    export_and_predict(params, work, f"{released_recipe()}_full")
-    external_data.main(params + ["--split", str(work / "split"), "--out", str(work / "external"),
-                                 "--report", str(work / "external_data.json")])
-    external.main(params + ["--tweets", str(work / "external" / "tweets.parquet"), "--baseline", str(work / "baseline.joblib"),
-                            "--tutorial", str(work / "tutorial"), "--bert", str(work / "bert"), "--refit", str(work / "bert_full"),
-                            "--teacher", str(work / "teacher"), "--student", str(work / "student"),
-                            "--student-refit", str(work / "student_full"), "--serving", str(work / "serving"),
-                            "--ensemble", str(work / "combination.json"), "--seeds", str(work / "seeds"),
-                            "--metrics", str(headline / "external"), "--report", str(work / "external.json"),
-                            "--plots", str(work / "plots" / "external")])
-    analysis.main(params + ["--split", str(work / "split"), "--models", "baseline", "bert", "--plots", str(work / "plots"),
-                            "--out", str(work / "plots" / "analysis"), "--report", str(work / "analysis.json")])
-    release.main(params + ["--recipe", released_recipe(), "--serving", str(work / "serving"), "--reports", str(work), "--out", str(work / "release")])
-    export_large.main(params + ["--bert", str(work / "bert"), "--teacher", str(work / "teacher"), "--split", str(work / "split"),
-                                "--out", str(work / "serving_large"), "--report", str(work / "export_large.json")])
-    release_large.main(params + ["--recipe", released_recipe(), "--serving", str(work / "serving_large"), "--reports", str(work),
-                                 "--speed", str(ROOT / "benchmarks" / "results" / "large.json"), "--out", str(work / "release_large")])
-    report.main(params + ["--metrics", str(headline), "--reports", str(work), "--plots", str(work / "plots"), "--out", str(work / "report" / "report.md"),
-                          "--figures", str(work / "report" / "figures")])
-
-
 def prepare_tokens(params: list[str], work: Path) -> None:
-    """download, split and tokenize into `work`."""
+    """download, split and tokenize into `work`, laid out as the project is."""
     from stages import download, split, tokenize
 
-    download.main(params + ["--out", str(work / "raw")])
-    split.main(params + ["--raw", str(work / "raw"), "--out", str(work / "split"), "--duplicates", str(work / "dup.json")])
-    tokenize.main(params + ["--split", str(work / "split"), "--out", str(work / "tokens"), "--stats", str(work / "tokens.json")])
+    download.main(params + ["--out", str(work / "data" / "raw")])
+    split.main(params + ["--raw", str(work / "data" / "raw"), "--out", str(work / "data" / "split"),
+                         "--duplicates", str(work / "reports" / "duplicates.json")])
+    tokenize.main(params + ["--split", str(work / "data" / "split"), "--out", str(work / "data" / "tokens" / "model"),
+                            "--stats", str(work / "reports" / "tokens" / "model.json")])
 
 
 def export_and_predict(params: list[str], work: Path, refit: str) -> None:
-    """export `work/{refit}` with `work/threshold.json` to `work/serving`, then the predict stage's scores and labels."""
+    """export `work/models/{refit}` with `work/reports/threshold.json` to `work/models/serving`, then the predict
+    stage's scores and labels."""
     from stages import export, predict
 
-    export.main(params + ["--model", str(work / refit), "--split", str(work / "split"),
-                          "--threshold", str(work / "threshold.json"), "--out", str(work / "serving"),
-                          "--metrics", str(work / "metrics" / "engines"), "--report", str(work / "export.json")])
-    predict.main(params + ["--split", str(work / "split"), "--model", str(work / "serving"),
-                           "--scores", str(work / "test_scores.parquet"), "--out", str(work / "test.csv"),
-                           "--review", str(work / "review.csv")])
+    export.main(params + ["--model", str(work / "models" / refit), "--split", str(work / "data" / "split"),
+                          "--threshold", str(work / "reports" / "threshold.json"), "--out", str(work / "models" / "serving"),
+                          "--metrics", str(work / "metrics" / "engines"), "--report", str(work / "reports" / "export.json")])
+    predict.main(params + ["--split", str(work / "data" / "split"), "--model", str(work / "models" / "serving"),
+                           "--scores", str(work / "predictions" / "test_scores.parquet"),
+                           "--out", str(work / "predictions" / "test.csv"),
+                           "--review", str(work / "predictions" / "review_sample.csv")])
 
 
 @pytest.fixture(scope="session")
-def workdir(tiny_params_file, tmp_path_factory) -> Path:
-    """The whole chain of stage mains on the tiny encoder, run once; tests only read its outputs."""
-    return built_once(tmp_path_factory, "work", lambda work: run_chain(tiny_params_file, work))
+def workdir(tiny_project) -> Path:
+    """The tiny project after `dvc repro` (the quick path, wired by dvc.yaml itself); tests only read its outputs."""
+    return tiny_project
+
+
+@pytest.fixture(scope="session")
+def distilled_project(tmp_path_factory, tiny_project) -> Path:
+    """The tiny project after `dvc repro distill/dvc.yaml` too: the teacher's chain on the tiny teacher, its students
+    and the large release. Read-only, like `tiny_project`."""
+    def build(base: Path) -> None:
+        project = copy_reproduced(tiny_project, base, own_cache=True)
+        run(["dvc", "repro", "distill/dvc.yaml"], project)
+        commit_all(project, "distilled")
+
+    return built_once(tmp_path_factory, "distilled", build) / "project"
 
 
 @pytest.fixture(scope="session")
@@ -350,9 +295,9 @@ def real_workdir(tmp_path_factory, tiny_teacher) -> Path:
     def build(work: Path) -> None:
         params = ["--params", str(write_tiny_params(work, "embedded", str(tiny_teacher)))]
         prepare_tokens(params, work)
-        train.main(params + ["--tokens", str(work / "tokens"), "--fit", "train", "--model", str(work / "bert_full"),
-                             "--live", str(work / "live_full")])
-        (work / "threshold.json").write_text(json.dumps(
+        train.main(params + ["--tokens", str(work / "data" / "tokens" / "model"), "--fit", "train",
+                             "--model", str(work / "models" / "bert_full"), "--live", str(work / "dvclive" / "bert_full")])
+        (work / "reports" / "threshold.json").write_text(json.dumps(
             {"threshold": 0.5, "strategy": "fixed", "val_precision": None, "val_recall": None}))
         export_and_predict(params, work, "bert_full")
 

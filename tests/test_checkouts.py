@@ -19,7 +19,7 @@ from conftest import ROOT, SHARED, copy_project
 pytestmark = pytest.mark.slow  # real `dvc repro` of the cheap stages on the real data
 
 CHEAP_STAGES = ("download", "split", "baseline", "tokenize")
-TRAINING_STAGES = ("train@bert", "train@tutorial", "refit", "seeds")
+TRAINING_STAGES = ("train@bert", "train@tutorial", "refit@bert_full", "seeds")
 OUR_VENV = Path(sys.executable).parent.parent
 
 

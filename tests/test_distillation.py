@@ -11,14 +11,14 @@ from complaints.modeling.distillation import UNLABELED, DistillParams, Teacher, 
 from complaints.core.io import DataError, write_table
 from complaints.core.runtime import configure_torch
 from complaints.text.tokens import Tokens
-from complaints.modeling.training import TrainParams, student_params, torch_batch, train_classifier
+from complaints.modeling.training import TrainParams, torch_batch, train_classifier
 
 from test_training import tiny_tokens
 
 
 def write_targets(path, ids, probability) -> None:
     write_table(pd.DataFrame({"id": ids, "split": "train", "bert": probability, "teacher": probability,
-                              "ensemble": probability}), path)
+                              "bert_teacher": probability}), path)
 
 
 def test_a_temperature_softens_the_teacher_toward_one_half_and_one_keeps_it():
@@ -55,15 +55,21 @@ def test_unlabeled_rows_feed_the_kl_term_alone():
         0.5 * distillation_loss(logits.detach(), torch.zeros(3, dtype=torch.long), teacher, 2.0, 1.0).item())
 
 
-@pytest.mark.parametrize("key, value", [("temperature", 0.0), ("alpha", 1.5), ("teacher", "mpnet")])
+@pytest.mark.parametrize("key, value", [("temperature", 0.0), ("alpha", 1.5)])
 def test_distill_params_are_checked_naming_the_key(key, value):
     with pytest.raises(ParamsError, match=f"distill.{key}"):
         DistillParams(**{key: value})
 
 
+def test_a_teacher_that_is_no_column_of_the_targets_file_is_rejected(tmp_path):
+    write_targets(tmp_path / "targets.csv", [5], [0.1])
+    with pytest.raises(DataError, match="teacher 'mpnet': expected one of bert_teacher, teacher"):
+        Teacher.load(DistillParams(), "mpnet", tmp_path / "targets.csv")
+
+
 def test_the_teacher_gives_each_tweet_its_probability_in_the_order_asked(tmp_path):
     write_targets(tmp_path / "targets.csv", [5, 7, 9], [0.1, 0.7, 0.4])
-    teacher = Teacher.load(DistillParams(), tmp_path / "targets.csv")
+    teacher = Teacher.load(DistillParams(), "bert_teacher", tmp_path / "targets.csv")
     assert teacher.probability(np.array([9, 5])).tolist() == pytest.approx([0.4, 0.1])
     with pytest.raises(DataError, match=r"targets.csv: no teacher probability for tweet id 8 \(1 missing\)"):
         teacher.probability(np.array([5, 8]))
@@ -76,7 +82,7 @@ def test_the_teacher_gives_each_tweet_its_probability_in_the_order_asked(tmp_pat
 def test_bad_targets_files_are_rejected_naming_the_row(tmp_path, ids, probability, message):
     write_targets(tmp_path / "targets.csv", ids, probability)
     with pytest.raises(DataError, match=message):
-        Teacher.load(DistillParams(), tmp_path / "targets.csv")
+        Teacher.load(DistillParams(), "bert_teacher", tmp_path / "targets.csv")
 
 
 def test_batches_carry_the_teachers_probability_of_their_rows():
@@ -85,8 +91,8 @@ def test_batches_carry_the_teachers_probability_of_their_rows():
     assert batch["teacher_probability"].tolist() == pytest.approx([0.8, 0.2])
 
 
-@pytest.mark.parametrize("student_layers", [None, (1,)])
-def test_a_student_trains_on_the_labeled_and_unlabeled_tweets_with_the_teachers_probabilities(tmp_path, student_layers):
+@pytest.mark.parametrize("encoder_layers", [None, (1,)])
+def test_a_student_trains_on_the_labeled_and_unlabeled_tweets_with_the_teachers_probabilities(tmp_path, encoder_layers):
     configure_torch(0)
     BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64, max_position_embeddings=32)).save_pretrained(tmp_path / "encoder")
@@ -96,13 +102,12 @@ def test_a_student_trains_on_the_labeled_and_unlabeled_tweets_with_the_teachers_
     ids = np.concatenate([labeled.ids, unlabeled.ids])
     write_targets(tmp_path / "targets.csv", ids,
                   np.concatenate([0.2 + 0.6 * (tokens.input_ids[:, 1] - 95) for tokens in (labeled, unlabeled)]))
-    teacher = Teacher.load(DistillParams(temperature=2.0, alpha=0.5, student_layers=student_layers),
-                           tmp_path / "targets.csv")
-    params = student_params(TrainParams(epochs=2, batch_size=8, lr=1e-3, eval_batch_size=16, dev_size=0.25,
-                                        best_epoch=True), teacher)
+    teacher = Teacher.load(DistillParams(temperature=2.0, alpha=0.5), "bert_teacher", tmp_path / "targets.csv")
+    params = TrainParams(epochs=2, batch_size=8, lr=1e-3, eval_batch_size=16, dev_size=0.25, best_epoch=True,
+                         encoder_layers=encoder_layers)
     trained = train_classifier(str(tmp_path / "encoder"), labeled, params, 12, Accelerator(cpu=True),
                                unlabeled=unlabeled, teacher=teacher)
     assert trained.distillation == {"labeled_tweets": 24, "unlabeled_tweets": 20}
     assert len(trained.dev.ids) == 8 and len(trained.history) == 2 and trained.history[-1]["dev_auc"] > 0.5
     assert as_unlabeled(unlabeled).labels.tolist() == [UNLABELED] * 20
-    assert len(trained.model.encoder.encoder.layer) == len(student_layers or (0, 1))
+    assert len(trained.model.encoder.encoder.layer) == len(encoder_layers or (0, 1))

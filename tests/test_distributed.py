@@ -29,13 +29,13 @@ def launch_two_processes(params_file, tokens, model, live) -> str:
 
 def test_two_processes_train_one_model_with_one_agreed_history(workdir, tiny_params_file, tmp_path):
     model, live = tmp_path / "models" / "bert", tmp_path / "live"
-    log = launch_two_processes(tiny_params_file, workdir / "tokens", model, live)
+    log = launch_two_processes(tiny_params_file, workdir / "data" / "tokens" / "model", model, live)
     # Each process takes half of the 8 batches, and both log the same start; the main one checks the history.
     assert log.count("8 batches") == 0 and log.count("4 batches of 8 per epoch and process, 2 processes") == 2, log
     assert "epoch 1: history agrees across 2 processes" in log
 
     training = json.loads((model / "training.json").read_text())
-    single = json.loads((workdir / "bert" / "training.json").read_text())
+    single = json.loads((workdir / "models" / "bert" / "training.json").read_text())
     assert training["processes"] == 2 and single["processes"] == 1
     assert len(training["history"]) == len(single["history"]) == 1
     assert set(training["history"][0]) == set(single["history"][0])
@@ -51,9 +51,9 @@ def test_two_processes_self_train_on_the_same_pseudo_labels(workdir, tiny_params
     params = yaml.safe_load(tiny_params_file.read_text())
     params["train"].update(self_training=True, pseudo_confidence=0.5)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    log = launch_two_processes(tmp_path / "params.yaml", workdir / "tokens", tmp_path / "bert", tmp_path / "live")
+    log = launch_two_processes(tmp_path / "params.yaml", workdir / "data" / "tokens" / "model", tmp_path / "bert", tmp_path / "live")
     # Teacher and student each log their start on both processes; the student trains on more tweets.
     assert log.count("per epoch and process, 2 processes") == 4 and "epoch 1: history agrees across 2 processes" in log
     training = json.loads((tmp_path / "bert" / "training.json").read_text())
-    test_tweets = len(pd.read_parquet(workdir / "split" / "test.parquet"))
+    test_tweets = len(pd.read_parquet(workdir / "data" / "split" / "test.parquet"))
     assert training["self_training"]["pseudo_labeled"] == test_tweets and training["processes"] == 2

@@ -65,7 +65,7 @@ def test_a_different_vocabulary_stops_training_with_both_digests(tmp_path, token
     record = model_record("embedded", resolve_model("embedded"), tokenizer) | {"max_len": 64}
     assert "path" not in record and all(str(tmp_path.parent) not in str(value) for value in record.values())
     (tmp_path / "model.json").write_text(json.dumps(record))
-    assert resolve_recorded_model(tmp_path / "model.json").record == record
+    assert resolve_recorded_model(tmp_path / "model.json", tmp_path / "params.yaml").record == record
     (tmp_path / "model.json").write_text(json.dumps(record | {"vocab_sha256": "0" * 64}))
     with pytest.raises(DataError, match=r"model\.json: .*'embedded'.*0{64}.*" + record["vocab_sha256"]):
-        resolve_recorded_model(tmp_path / "model.json")
+        resolve_recorded_model(tmp_path / "model.json", tmp_path / "params.yaml")

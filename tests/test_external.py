@@ -2,6 +2,7 @@
 import csv
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -107,52 +108,81 @@ def test_the_fast_resample_auc_equals_sklearn_on_a_resample_with_ties():
     assert resample_auc(labels, probability)(counts) == pytest.approx(roc_auc_score(labels[rows], probability[rows]))
 
 
-MODELS = ("baseline", "tutorial", "bert", "refit", "ensemble", "refit_ensemble", "refit_seeds", "teacher", "bert_teacher",
-          "student", "student_refit", "serving")
+MODELS = ("baseline", "tutorial", "bert", "bert_full", "ensemble", "refit_ensemble", "refit_seeds", "serving")
+DISTILLED = ("teacher", "bert_teacher", "student", "student_full")
 
 
-def test_the_external_stage_scores_every_model_with_intervals_and_slices(workdir, tiny_params_file):
-    metrics = json.loads((workdir / "external.json").read_text())
-    tweets = pd.read_parquet(workdir / "external" / "tweets.parquet")
-    threshold = json.loads((workdir / "threshold.json").read_text())["threshold"]
-    validation_keys = set(json.loads((workdir / "bert.json").read_text())) - {"chosen_epoch", "dev_auc", "epochs"}
-    for model in MODELS:
+def check_external_figures(project: Path, summary: str, models: tuple[str, ...]) -> dict:
+    """A summary stage's figures for each model: the validation metrics' keys at the serving threshold, intervals,
+    slices, probabilities in the external tweets' order, and the headline file `dvc metrics show` lists."""
+    metrics = json.loads((project / "reports" / f"{summary}.json").read_text())
+    tweets = pd.read_parquet(project / "data" / "external" / "tweets.parquet")
+    threshold = json.loads((project / "reports" / "threshold.json").read_text())["threshold"]
+    validation_keys = set(json.loads((project / "reports" / "bert.json").read_text())) - {"chosen_epoch", "dev_auc", "epochs"}
+    for model in models:
         assert validation_keys <= set(metrics[model])
         assert metrics[model]["at_threshold"]["threshold"] == threshold and metrics[model]["auc_se"] > 0
         assert set(metrics[model]["airline_auc"]) <= set(tweets["airline"]) and metrics[model]["reason_auc"]
-        scores = pd.read_csv(workdir / "plots" / "external" / model / "probabilities.csv")
+        scores = pd.read_csv(project / "plots" / summary / model / "probabilities.csv")
         assert scores["id"].tolist() == tweets["id"].tolist()
         assert metrics[model]["auc"] == pytest.approx(roc_auc_score(scores["label"], scores["non_complaint_probability"]), abs=1e-9)
         for plot in ("roc.csv", "calibration.csv", "slices.csv"):
-            assert (workdir / "plots" / "external" / model / plot).stat().st_size > 0
-    compare = metrics["compare"]
-    assert compare["refit_vs_bert_ci_low"] <= compare["refit_vs_bert_difference"] <= compare["refit_vs_bert_ci_high"]
-    assert compare["ensemble_vs_bert_se"] > 0 and compare["refit_ensemble_vs_refit_se"] > 0
-    # The seed ensemble: the refit averaged with the seed stage's refit of seed 1 (seeds.fits in the tiny params).
+            assert (project / "plots" / summary / model / plot).stat().st_size > 0
+        headline = json.loads((project / "metrics" / summary / f"{model}.json").read_text())
+        assert headline == {key: metrics[model][key] for key in ("auc", "accuracy", "f1", "auc_se")}
+    return metrics
+
+
+def external_probability(project: Path, summary: str, model: str) -> pd.Series:
+    """A model's external probabilities as its summary stage wrote them."""
+    return pd.read_csv(project / "plots" / summary / model / "probabilities.csv")["non_complaint_probability"]
+
+
+def test_the_external_stage_measures_every_model_with_intervals_and_slices(workdir):
     from complaints.serving.predictor import Predictor
 
-    refit = pd.read_csv(workdir / "plots" / "external" / "refit" / "probabilities.csv")["non_complaint_probability"]
-    extra = Predictor.load(workdir / "seeds" / "refit-1").non_complaint_probability(tweets["text"].tolist())
-    seed_ensemble = pd.read_csv(workdir / "plots" / "external" / "refit_seeds" / "probabilities.csv")["non_complaint_probability"]
-    np.testing.assert_allclose(seed_ensemble, (refit + extra) / 2, atol=1e-6)
-    assert compare["refit_seeds_vs_refit_ci_low"] <= compare["refit_seeds_vs_refit_ci_high"]
-    # The headline: what `dvc metrics show` lists of each model, one file per model.
-    for model in MODELS:
-        headline = json.loads((workdir / "metrics" / "external" / f"{model}.json").read_text())
-        assert headline == {key: metrics[model][key] for key in ("auc", "accuracy", "f1", "auc_se")}
-    # The two encoders' average at the committed teacher's share, and the share swept from 0 to 1.
-    probabilities = {model: pd.read_csv(workdir / "plots" / "external" / model / "probabilities.csv")["non_complaint_probability"]
-                     for model in ("bert", "teacher", "bert_teacher", "serving")}
-    share = yaml.safe_load(tiny_params_file.read_text())["bert_teacher"]["teacher_weight"]
-    np.testing.assert_allclose(probabilities["bert_teacher"],
-                               (1 - share) * probabilities["bert"] + share * probabilities["teacher"], atol=2e-6)
-    sweep = pd.read_csv(workdir / "plots" / "external" / "teacher_weight.csv")
-    assert sweep["teacher_weight"].tolist() == pytest.approx([share / 10 for share in range(11)])
-    assert metrics["teacher_weight"]["best_auc"] == sweep["auc"].max() and metrics["teacher_weight"]["params"] == share
-    assert sweep["auc"][0] == pytest.approx(metrics["bert"]["auc"]) and sweep["auc"][10] == pytest.approx(metrics["teacher"]["auc"])
-    # The serving folder is the released student's refit, through the default engine.
-    served = Predictor.load(workdir / "student_full", engine="torch").non_complaint_probability(tweets["text"].tolist())
-    np.testing.assert_allclose(probabilities["serving"], served, atol=1e-4)
-    assert compare["student_vs_bert_teacher_ci_low"] <= compare["student_vs_bert_teacher_ci_high"]
-    report = json.loads((workdir / "external_data.json").read_text())
+    metrics = check_external_figures(workdir, "external", MODELS)
+    tweets = pd.read_parquet(workdir / "data" / "external" / "tweets.parquet")
+    compare = metrics["compare"]
+    assert compare["bert_full_vs_bert_ci_low"] <= compare["bert_full_vs_bert_difference"] <= compare["bert_full_vs_bert_ci_high"]
+    assert compare["ensemble_vs_bert_se"] > 0 and compare["refit_ensemble_vs_bert_full_se"] > 0
+    # Each fine-tuned model's scores come from its own score_external stage, unchanged.
+    for model in ("tutorial", "bert", "bert_full"):
+        scored = pd.read_csv(workdir / "scores" / "external" / f"{model}.csv")["non_complaint_probability"]
+        np.testing.assert_allclose(external_probability(workdir, "external", model), scored, atol=1e-6)
+    # The seed ensemble: the refit averaged with the seed stage's refit of seed 1 (seeds.fits in the tiny params).
+    extra = Predictor.load(workdir / "models" / "seeds" / "refit-1").non_complaint_probability(tweets["text"].tolist())
+    np.testing.assert_allclose(external_probability(workdir, "external", "refit_seeds"),
+                               (external_probability(workdir, "external", "bert_full") + extra) / 2, atol=1e-6)
+    assert compare["refit_seeds_vs_bert_full_ci_low"] <= compare["refit_seeds_vs_bert_full_ci_high"]
+    # The serving folder is the released recipe's refit (the quick path: the default recipe's), on the default engine.
+    served = Predictor.load(workdir / "models" / "bert_full", engine="torch").non_complaint_probability(tweets["text"].tolist())
+    np.testing.assert_allclose(external_probability(workdir, "external", "serving"), served, atol=1e-4)
+    report = json.loads((workdir / "reports" / "external_data.json").read_text())
     assert report["tweets"] == len(tweets) == 74 and set(report["overlap"]) == {"train", "val", "test"}
+
+
+def test_the_teacher_chain_chooses_its_share_by_the_rule_and_measures_its_models(distilled_project):
+    project = distilled_project
+    metrics = check_external_figures(project, "external_distill", DISTILLED)
+    assert not set(MODELS) & set(metrics), "the teacher's chain reports its own models only"
+    # The share the teacher_share stage chose, from its sweep on the external tweets.
+    choice = json.loads((project / "models" / "bert_teacher.json").read_text())
+    sweep = pd.read_csv(project / "plots" / "teacher_share" / "teacher_weight.csv")
+    assert sweep["teacher_weight"].tolist() == pytest.approx([share / 10 for share in range(11)])
+    assert choice["best_auc"] == pytest.approx(sweep["auc"].max())
+    assert choice["teacher_weight"] == (choice["best"] if choice["best_vs_average_ci_low"] > 0 else 0.5)
+    share = choice["teacher_weight"]
+    bert, teacher = (pd.read_csv(project / "scores" / folder / f"{name}.csv")["non_complaint_probability"]
+                     for folder, name in (("external", "bert"), ("distill", "teacher")))
+    assert sweep["auc"][0] == pytest.approx(roc_auc_score(metrics_labels(project), bert))
+    np.testing.assert_allclose(external_probability(project, "external_distill", "bert_teacher"),
+                               (1 - share) * bert + share * teacher, atol=2e-6)
+    compare = metrics["compare"]
+    assert compare["student_vs_bert_teacher_ci_low"] <= compare["student_vs_bert_teacher_ci_high"]
+    assert "student_full_vs_bert_full_difference" in compare, "compared with the default recipe's scores"
+
+
+def metrics_labels(project: Path) -> np.ndarray:
+    """The external tweets' labels."""
+    return pd.read_parquet(project / "data" / "external" / "tweets.parquet")["label"].to_numpy()

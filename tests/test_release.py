@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from complaints.evaluation.analysis import expected_calibration_error, reliability_curve, slice_metrics
-from conftest import BIN, ROOT, released_recipe, run
+from conftest import BIN, ROOT, copy_reproduced, released_recipe, run
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 
@@ -22,33 +22,48 @@ def card_metadata(card: str) -> dict:
 
 
 def test_the_card_metadata_parses_and_matches_the_metrics(workdir, tiny_encoder):
-    card = (workdir / "release" / "README.md").read_text()
+    card = (workdir / "models" / "release" / "README.md").read_text()
     metadata = card_metadata(card)
     assert metadata["language"] == "en" and metadata["pipeline_tag"] == "text-classification"
     assert metadata["base_model"] == str(tiny_encoder) and metadata["license"] and metadata["tags"]
     (result,) = metadata["model-index"][0]["results"]
     assert result["dataset"]["split"] == "validation" and result["dataset"]["name"]
-    # The released recipe's validation figures (the student's: its refit trained on validation).
-    released = json.loads((workdir / f"{released_recipe()}.json").read_text())
+    # The released recipe's validation figures (its refit trained on validation too).
+    released = json.loads((workdir / "reports" / f"{released_recipe()}.json").read_text())
     found = {metric["type"]: metric["value"] for metric in result["metrics"]}
     assert found == {"roc_auc": round(released["auc"], 4), "accuracy": round(released["accuracy"], 4),
                      "f1": round(released["f1"], 4)}
-    distill = json.loads((workdir / "release" / "training.json").read_text())["distill"]
-    assert (f"at temperature {distill['temperature']} (weight {distill['alpha']})" in card
-            and f"on the {distill['labeled_tweets']:,} labeled and {distill['unlabeled_tweets']:,} unlabeled test tweets" in card)
     for section in ("## Intended use", "## Out of scope", "## Training data and procedure", "## Evaluation",
                     "## Threshold", "## Limitations and risks", "## How to use"):
         assert section in card
-    threshold = json.loads((workdir / "threshold.json").read_text())
+    threshold = json.loads((workdir / "reports" / "threshold.json").read_text())
     assert f"{threshold['threshold']:.4f}" in card and f"{threshold['prior_estimate']:.1%}" in card
-    assert f"{json.loads((workdir / 'seeds.json').read_text())['auc']:.4f}" in card and "0.9048" in card
-    config = json.loads((workdir / "release" / "config.json").read_text())["encoder"]  # the tiny encoder's, not MiniLM's
+    assert f"{json.loads((workdir / 'reports' / 'seeds.json').read_text())['auc']:.4f}" in card and "0.9048" in card
+    config = json.loads((workdir / "models" / "release" / "config.json").read_text())["encoder"]  # the tiny encoder's, not MiniLM's
     assert f"({config['num_hidden_layers']} layers, hidden {config['hidden_size']})" in card
     assert f"Linear({config['hidden_size']}, " in card
 
 
+def test_one_switch_releases_the_distilled_student_and_its_card_says_how_it_learned(distilled_project, tmp_path):
+    project = copy_reproduced(distilled_project, tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["release"]["recipe"] = "student"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ran = set(re.findall(r"Running stage '([\w@/.:-]+)'", run(["dvc", "repro"], project).stdout))
+    # The teacher's chain is already there: only what compares, serves or releases the released recipe runs again.
+    assert ran == {"compare", "threshold", "export", "predict", "external", "release", "report"}
+    card = (project / "models" / "release" / "README.md").read_text()
+    student = json.loads((project / "reports" / "student.json").read_text())
+    (result,) = card_metadata(card)["model-index"][0]["results"]
+    assert {metric["type"]: metric["value"] for metric in result["metrics"]}["roc_auc"] == round(student["auc"], 4)
+    distill = json.loads((project / "models" / "release" / "training.json").read_text())["distill"]
+    assert distill["teacher"] == "bert_teacher"
+    assert (f"at temperature {distill['temperature']} (weight {distill['alpha']})" in card
+            and f"on the {distill['labeled_tweets']:,} labeled and {distill['unlabeled_tweets']:,} unlabeled test tweets" in card)
+
+
 def test_the_release_holds_the_serving_files_byte_for_byte_and_its_threshold(workdir):
-    release, serving = workdir / "release", workdir / "serving"
+    release, serving = workdir / "models" / "release", workdir / "models" / "serving"
     for path in serving.iterdir():
         assert (release / path.name).read_bytes() == path.read_bytes(), path.name
     assert json.loads((release / "threshold.json").read_text()) == json.loads((serving / "threshold.json").read_text())
@@ -61,7 +76,8 @@ def test_the_release_holds_the_serving_files_byte_for_byte_and_its_threshold(wor
 def test_the_registry_entries_name_the_releases(name, path):
     artifact = DVC_YAML["artifacts"][name]
     assert artifact["type"] == "model" and artifact["path"] == path and artifact["desc"] and artifact["labels"]
-    assert any(path in stage.get("outs", []) for stage in DVC_YAML["stages"].values())
+    distill = yaml.safe_load((ROOT / "distill" / "dvc.yaml").read_text())
+    assert any(path in stage.get("outs", []) for stage in [*DVC_YAML["stages"].values(), *distill["stages"].values()])
 
 
 def test_slices_calibration_and_mistakes_are_computed_honestly():
@@ -84,16 +100,16 @@ def test_analysis_outputs_both_models_side_by_side(workdir):
         assert slices.groupby("slice_kind")["tweets"].sum().eq(8).all()
         mistakes = pd.read_csv(workdir / "plots" / "analysis" / model / "mistakes.csv")
         assert set(mistakes["mistake"]) <= {"false complaint", "false non-complaint"} and len(mistakes) <= 20
-    summary = json.loads((workdir / "analysis.json").read_text())
+    summary = json.loads((workdir / "reports" / "analysis.json").read_text())
     assert 0 <= summary["bert_ece"] <= 1 and 0 <= summary["baseline_ece"] <= 1
 
 
 def test_every_image_the_report_links_exists_and_is_a_non_empty_png(workdir):
-    report = (workdir / "report" / "report.md").read_text()
+    report = (workdir / "reports" / "report.md").read_text()
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert len(images) == 4
     for image in images:
-        data = (workdir / "report" / image).read_bytes()
+        data = (workdir / "reports" / image).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, image
     assert "## Headline" in report and "| model | metric | this run |" in report and "false" in report
 

@@ -11,6 +11,7 @@ from io import StringIO
 from pathlib import Path
 
 import httpx
+import yaml
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,21 +32,21 @@ TWEETS = ["@united lost my bag again and nobody answers", "@united thanks for th
 @pytest.fixture(scope="module")
 def predictor(workdir):
     """The predictor as the pipeline's predict stage and the CLI's default run it: ONNX Runtime fp32."""
-    return Predictor.load(workdir / "serving", batch_size=4, engine="onnx")
+    return Predictor.load(workdir / "models" / "serving", batch_size=4, engine="onnx")
 
 
 def test_predictor_on_raw_text_reproduces_the_pipelines_test_scores(real_workdir):
     # The real model: a random encoder scores every tweet near 0.5, where an engine or cleaning mix-up hides in 1e-6.
     workdir = real_workdir
-    predictor = Predictor.load(workdir / "serving", batch_size=4, engine="onnx")
-    test = pd.read_parquet(workdir / "split" / "test.parquet")
-    scores = pd.read_parquet(workdir / "test_scores.parquet")
+    predictor = Predictor.load(workdir / "models" / "serving", batch_size=4, engine="onnx")
+    test = pd.read_parquet(workdir / "data" / "split" / "test.parquet")
+    scores = pd.read_parquet(workdir / "predictions" / "test_scores.parquet")
     probability = predictor.non_complaint_probability(test["text"].tolist())
     assert np.abs(probability - scores["non_complaint_probability"].to_numpy()).max() < 1e-6
     # PyTorch on the tokenize stage's tokens (the training path) and on raw text agree with it to 1e-4.
-    tokens = Tokens.load(workdir / "tokens" / "test.safetensors")
-    from_tokens = score(load_classifier(workdir / "bert_full"), tokens, 16, torch.device("cpu"))
-    torch_predictor = Predictor.load(workdir / "serving", batch_size=4, engine="torch")
+    tokens = Tokens.load(workdir / "data" / "tokens" / "model" / "test.safetensors")
+    from_tokens = score(load_classifier(workdir / "models" / "bert_full"), tokens, 16, torch.device("cpu"))
+    torch_predictor = Predictor.load(workdir / "models" / "serving", batch_size=4, engine="torch")
     assert np.abs(torch_predictor.non_complaint_probability(test["text"].tolist()) - from_tokens).max() < 1e-6
     assert np.abs(probability - from_tokens).max() < 1e-4
 
@@ -63,8 +64,8 @@ def test_transformers_pipeline_loads_the_folder_and_agrees_with_the_predictor(re
     from transformers import pipeline
 
     workdir = real_workdir
-    classify = pipeline("text-classification", model=str(workdir / "bert_full"), trust_remote_code=True, top_k=None)
-    torch_predictor = Predictor.load(workdir / "bert_full", engine="torch")
+    classify = pipeline("text-classification", model=str(workdir / "models" / "bert_full"), trust_remote_code=True, top_k=None)
+    torch_predictor = Predictor.load(workdir / "models" / "bert_full", engine="torch")
     texts = [clean_for_bert(text) for text in TWEETS[:2]]
     answers = classify(texts, truncation=True)
     for text, answer in zip(texts, answers):
@@ -83,7 +84,7 @@ def project_dir(workdir, tmp_path_factory):
     """A folder laid out like the project after `dvc repro`: models/serving, its threshold set to 0.5 (the tiny encoder
     scores every tweet near 0.5, so both labels occur)."""
     project = tmp_path_factory.mktemp("cli")
-    shutil.copytree(workdir / "serving", project / "models" / "serving")
+    shutil.copytree(workdir / "models" / "serving", project / "models" / "serving")
     (project / "models" / "serving" / "threshold.json").write_text(json.dumps({"threshold": 0.5}))
     return project
 
@@ -318,16 +319,21 @@ def test_shutdown_answers_the_requests_in_flight_and_refuses_new_ones(project_di
 
 
 def test_summary_prints_each_model_the_test_count_and_where_the_release_is(workdir, tmp_path):
-    result = complaints("summary", "--metrics", str(workdir / "metrics"), cwd=tmp_path)
+    result = complaints("summary", "--metrics", str(workdir / "metrics"), "--params", str(workdir / "params.yaml"),
+                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
     bert = json.loads((workdir / "metrics" / "bert.json").read_text())
     serving = json.loads((workdir / "metrics" / "external" / "serving.json").read_text())
-    assert any(line.startswith("default recipe ") and f"{bert['auc']:.4f}" in line for line in lines)
-    assert any(line.startswith("serving (makes") and f"{serving['auc']:.4f}" in line for line in lines)
+    assert any(line.startswith("bert ") and f"{bert['auc']:.4f}" in line for line in lines)
+    assert any(line.startswith("serving ") and f"{serving['auc']:.4f}" in line for line in lines)
+    # The models list's teacher chain did not run on the quick path: its rows show dashes.
+    assert any(line.startswith("teacher ") and line.split()[1:] == ["-"] * 4 for line in lines)
     threshold = json.loads((workdir / "metrics" / "threshold.json").read_text())
     assert any(f"{threshold['non_complaints']} tweets called non-complaint" in line for line in lines)
-    assert any("models/release" in line for line in lines) and len(lines) <= 18 and max(map(len, lines)) <= 110
+    models = yaml.safe_load((workdir / "params.yaml").read_text())["models"]
+    rows = sum(len(group) for group in models.values()) + 6  # the list, the baseline and the combinations
+    assert any("models/release" in line for line in lines) and len(lines) <= rows + 6 and max(map(len, lines)) <= 110
 
 
 def test_service_runs_several_worker_processes(project_dir, predictor):

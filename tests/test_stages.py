@@ -10,14 +10,14 @@ from conftest import TINY_ENCODER, released_recipe, run_threshold
 from stages import ensemble, threshold, tokenize, train
 
 def test_split_sizes_and_tokens(workdir):
-    assert [len(pd.read_parquet(workdir / "split" / f"{s}.parquet")) for s in ("train", "val", "test")] == [72, 8, 30]
-    stats = json.loads((workdir / "tokens.json").read_text())
+    assert [len(pd.read_parquet(workdir / "data" / "split" / f"{s}.parquet")) for s in ("train", "val", "test")] == [72, 8, 30]
+    stats = json.loads((workdir / "reports" / "tokens" / "model.json").read_text())
     assert set(stats) == {"train_tokens", "val_tokens", "test_tokens"} and stats["train_tokens"]["truncated"] > 0
 
 
 def test_baseline_and_bert_metrics_share_keys(workdir):
-    baseline_metrics = json.loads((workdir / "baseline.json").read_text())
-    bert_metrics = json.loads((workdir / "bert.json").read_text())
+    baseline_metrics = json.loads((workdir / "reports" / "baseline.json").read_text())
+    bert_metrics = json.loads((workdir / "reports" / "bert.json").read_text())
     shared = {"auc", "accuracy", "precision", "recall", "f1"}
     assert shared <= set(baseline_metrics) and shared <= set(bert_metrics)
     assert 0 <= bert_metrics["auc"] <= 1
@@ -26,56 +26,56 @@ def test_baseline_and_bert_metrics_share_keys(workdir):
 def test_model_folder_is_a_transformers_model_with_its_tokenizer(workdir):
     from transformers import AutoConfig, AutoTokenizer
 
-    config = AutoConfig.from_pretrained(workdir / "bert", trust_remote_code=True)
-    tokenizer = AutoTokenizer.from_pretrained(workdir / "bert", config=config)
+    config = AutoConfig.from_pretrained(workdir / "models" / "bert", trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(workdir / "models" / "bert", config=config)
     assert config.encoder.hidden_size == TINY_ENCODER["hidden_size"] and config.max_length == 16 and tokenizer.model_max_length == 16
     assert config.id2label == {0: "complaint", 1: "non-complaint"} and tokenizer("hello")["input_ids"][0] == 101
-    assert (workdir / "live" / "plots" / "metrics" / "dev_auc.tsv").exists()
+    assert (workdir / "dvclive" / "bert" / "plots" / "metrics" / "dev_auc.tsv").exists()
 
 
 def test_train_holds_out_dev_and_the_refit_uses_its_chosen_epoch(workdir):
-    training = json.loads((workdir / "bert" / "training.json").read_text())
-    dev = pd.read_csv(workdir / "bert" / "dev_probabilities.csv")
-    train_ids = set(pd.read_parquet(workdir / "split" / "train.parquet")["id"])
+    training = json.loads((workdir / "models" / "bert" / "training.json").read_text())
+    dev = pd.read_csv(workdir / "models" / "bert" / "dev_probabilities.csv")
+    train_ids = set(pd.read_parquet(workdir / "data" / "split" / "train.parquet")["id"])
     assert len(dev) == 8 and set(dev["id"]) <= train_ids and training["chosen_epoch"] == 1
-    assert json.loads((workdir / "bert.json").read_text())["dev_auc"] == training["history"][0]["dev_auc"]
-    refit = json.loads((workdir / "bert_full" / "training.json").read_text())
+    assert json.loads((workdir / "reports" / "bert.json").read_text())["dev_auc"] == training["history"][0]["dev_auc"]
+    refit = json.loads((workdir / "models" / "bert_full" / "training.json").read_text())
     assert refit["train_on"] == ["train", "val"] and len(refit["history"]) == 1 and "dev_auc" not in refit["history"][0]
-    tutorial = json.loads((workdir / "tutorial" / "training.json").read_text())
-    assert tutorial["train"]["pooling"] == "cls" and not (workdir / "tutorial" / "dev_probabilities.csv").exists()
+    tutorial = json.loads((workdir / "models" / "tutorial" / "training.json").read_text())
+    assert tutorial["train"]["pooling"] == "cls" and not (workdir / "models" / "tutorial" / "dev_probabilities.csv").exists()
 
 
 def test_self_training_records_its_teacher_and_pseudo_labels(workdir, tiny_params_file, tmp_path):
     params = yaml.safe_load(tiny_params_file.read_text())
     params["train"].update(self_training=True, pseudo_confidence=0.5)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    train.main(["--params", str(tmp_path / "params.yaml"), "--tokens", str(workdir / "tokens"), "--fit", "train",
+    train.main(["--params", str(tmp_path / "params.yaml"), "--tokens", str(workdir / "data" / "tokens" / "model"), "--fit", "train",
                 "--model", str(tmp_path / "bert"), "--live", str(tmp_path / "live")])
     record = json.loads((tmp_path / "bert" / "training.json").read_text())
-    test_tweets = len(pd.read_parquet(workdir / "split" / "test.parquet"))
+    test_tweets = len(pd.read_parquet(workdir / "data" / "split" / "test.parquet"))
     assert record["self_training"]["unlabeled"] == record["self_training"]["pseudo_labeled"] == test_tweets
     assert len(record["self_training"]["teacher_history"]) == len(record["history"]) == 1
     assert record["train"]["self_training"] and (tmp_path / "bert" / "dev_probabilities.csv").is_file()
 
 
 def test_seeds_ensemble_and_compare_report_their_figures(workdir):
-    spread = json.loads((workdir / "seeds.json").read_text())
-    assert spread["seeds"] == 2 and spread["auc_per_seed"]["main"] == json.loads((workdir / "bert.json").read_text())["auc"]
+    spread = json.loads((workdir / "reports" / "seeds.json").read_text())
+    assert spread["seeds"] == 2 and spread["auc_per_seed"]["main"] == json.loads((workdir / "reports" / "bert.json").read_text())["auc"]
     assert spread["auc_min"] <= spread["auc"] <= spread["auc_max"]
     assert json.loads((workdir / "metrics" / "seeds.json").read_text()) == {key: spread[key] for key in ("auc", "accuracy", "f1")}
-    combined = json.loads((workdir / "ensemble.json").read_text())
+    combined = json.loads((workdir / "reports" / "ensemble.json").read_text())
     assert combined["method"] == "average" and 0 <= combined["auc"] <= 1 and 0 <= combined["dev_auc"] <= 1
-    differences = json.loads((workdir / "compare.json").read_text())
+    differences = json.loads((workdir / "reports" / "compare.json").read_text())
     for pair in ("bert_vs_baseline", "bert_vs_tutorial", "ensemble_vs_baseline", "ensemble_vs_tutorial"):
         assert differences[f"{pair}_ci_low"] <= differences[f"{pair}_ci_high"]
 
 
 def test_threshold_goes_into_the_serving_folder_and_predict_labels_every_test_id_once_by_it(workdir, tiny_params_file):
-    summary = json.loads((workdir / "threshold.json").read_text())
+    summary = json.loads((workdir / "reports" / "threshold.json").read_text())
     threshold = summary["threshold"]
-    assert json.loads((workdir / "serving" / "threshold.json").read_text())["threshold"] == threshold
-    predictions = pd.read_csv(workdir / "test.csv")
-    test = pd.read_parquet(workdir / "split" / "test.parquet")
+    assert json.loads((workdir / "models" / "serving" / "threshold.json").read_text())["threshold"] == threshold
+    predictions = pd.read_csv(workdir / "predictions" / "test.csv")
+    test = pd.read_parquet(workdir / "data" / "split" / "test.parquet")
     assert list(predictions.columns) == ["id", "text", "non_complaint_probability", "label"]
     assert predictions["id"].tolist() == test["id"].tolist()
     assert ((predictions["non_complaint_probability"] > threshold) == (predictions["label"] == 1)).all()
@@ -84,7 +84,7 @@ def test_threshold_goes_into_the_serving_folder_and_predict_labels_every_test_id
     assert summary["strategy"] == "target_count" and summary["tweets"] == 30
     assert summary["non_complaints"] == predictions["label"].sum() >= target
     assert 0 < summary["prior_estimate"] < 1 and summary["training_prior"] == 0.5
-    review = pd.read_csv(workdir / "review.csv")
+    review = pd.read_csv(workdir / "predictions" / "review_sample.csv")
     assert len(review) == min(5, summary["non_complaints"]) and (review["label"] == 1).all()
     sweep = pd.read_csv(workdir / "plots" / "threshold" / "sweep.csv").set_index("threshold")
     assert list(sweep.columns) == ["precision", "recall", "test_non_complaint_share"]
@@ -102,7 +102,7 @@ def test_each_threshold_strategy_on_small_data(workdir, tiny_params_file, tmp_pa
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     summary = run_threshold(path, workdir, tmp_path)
-    test_probability = pd.read_parquet(workdir / "test_scores.parquet")["non_complaint_probability"]
+    test_probability = pd.read_parquet(workdir / "predictions" / "test_scores.parquet")["non_complaint_probability"]
     cut = summary["threshold"]
     assert summary["strategy"] == strategy and summary["non_complaints"] == (test_probability > cut).sum()
     validation = pd.read_csv(workdir / "plots" / released_recipe() / "val_probabilities.csv")
@@ -149,13 +149,13 @@ def test_bad_params_are_rejected_with_the_key(tiny_params_file, workdir, tmp_pat
     params[section][key] = value
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    tokenize_run = (tokenize, ["--split", str(workdir / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")])
+    tokenize_run = (tokenize, ["--split", str(workdir / "data" / "split"), "--out", str(tmp_path / "tok"), "--stats", str(tmp_path / "s.json")])
     stage, extra = {
-        "train": (train, ["--tokens", str(workdir / "tokens"), "--fit", "train", "--model", str(tmp_path / "m"), "--live", str(tmp_path / "l")]),
-        "threshold": (threshold, ["--val", str(workdir / "plots" / "bert" / "val_probabilities.csv"), "--model", str(workdir / "bert_full"),
-                                  "--split", str(workdir / "split"), "--metrics", str(tmp_path / "m.json"), "--report", str(tmp_path / "r.json"),
+        "train": (train, ["--tokens", str(workdir / "data" / "tokens" / "model"), "--fit", "train", "--model", str(tmp_path / "m"), "--live", str(tmp_path / "l")]),
+        "threshold": (threshold, ["--val", str(workdir / "plots" / "bert" / "val_probabilities.csv"), "--model", str(workdir / "models" / "bert_full"),
+                                  "--split", str(workdir / "data" / "split"), "--metrics", str(tmp_path / "m.json"), "--report", str(tmp_path / "r.json"),
                                   "--sweep", str(tmp_path / "s.csv")]),
-        "ensemble": (ensemble, ["--bert-dev", str(workdir / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(workdir / "baseline_oof.csv"),
+        "ensemble": (ensemble, ["--bert-dev", str(workdir / "models" / "bert" / "dev_probabilities.csv"), "--baseline-oof", str(workdir / "data" / "baseline_oof.csv"),
                                 "--bert-val", str(workdir / "plots" / "bert" / "val_probabilities.csv"),
                                 "--baseline-val", str(workdir / "plots" / "baseline" / "val_probabilities.csv"),
                                 "--combination", str(tmp_path / "c.json"), "--metrics", str(tmp_path / "m.json"),
@@ -177,12 +177,12 @@ def test_the_predict_stage_scores_with_the_engine_its_params_name(workdir, tiny_
     params = yaml.safe_load(tiny_params_file.read_text())
     params["predict"]["engine"] = "onnx-int8"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    predict.main(["--params", str(tmp_path / "params.yaml"), "--split", str(workdir / "split"), "--model",
-                  str(workdir / "serving"), "--scores", str(tmp_path / "scores.parquet"), "--out", str(tmp_path / "test.csv"),
+    predict.main(["--params", str(tmp_path / "params.yaml"), "--split", str(workdir / "data" / "split"), "--model",
+                  str(workdir / "models" / "serving"), "--scores", str(tmp_path / "scores.parquet"), "--out", str(tmp_path / "test.csv"),
                   "--review", str(tmp_path / "review.csv")])
     scored = pd.read_parquet(tmp_path / "scores.parquet")["non_complaint_probability"].to_numpy()
-    texts = pd.read_parquet(workdir / "split" / "test.parquet")["text"].tolist()
-    by_engine = {engine: Predictor.load(workdir / "serving", params["predict"]["batch_size"], engine=engine)
+    texts = pd.read_parquet(workdir / "data" / "split" / "test.parquet")["text"].tolist()
+    by_engine = {engine: Predictor.load(workdir / "models" / "serving", params["predict"]["batch_size"], engine=engine)
                  .non_complaint_probability(texts) for engine in ("onnx-int8", "torch")}
     assert np.abs(by_engine["onnx-int8"] - by_engine["torch"]).max() > 1e-6, "the engines must differ for this check"
     assert np.abs(scored - by_engine["onnx-int8"]).max() < 1e-9
@@ -195,19 +195,19 @@ def test_export_judges_every_engine_and_fails_when_the_default_engine_does_not_p
     from complaints.serving.predictor import Predictor
     from stages import export
 
-    judged = json.loads((workdir / "export.json").read_text())
+    judged = json.loads((workdir / "reports" / "export.json").read_text())
     assert judged["default_engine"] == "onnx" and judged["engines"]["onnx"]["passes_gate"]
-    manifest = json.loads((workdir / "serving" / "manifest.json").read_text())
+    manifest = json.loads((workdir / "models" / "serving" / "manifest.json").read_text())
     assert manifest["files"]["model.onnx"] and manifest["engine"] == "onnx"
     headline = json.loads((workdir / "metrics" / "engines" / "onnx-int8.json").read_text())
     assert headline == {"labels_kept": judged["engines"]["onnx_int8"]["test_label_agreement"],
                         "non_complaints": judged["engines"]["onnx_int8"]["test_non_complaints"]}
     # A threshold between a test tweet's PyTorch and int8 scores: int8 flips its label, so it keeps under 100%.
-    texts = pd.read_parquet(workdir / "split" / "test.parquet")["text"].tolist()
-    torch_scores, int8_scores = (Predictor.load(workdir / "serving", engine=engine).non_complaint_probability(texts)
+    texts = pd.read_parquet(workdir / "data" / "split" / "test.parquet")["text"].tolist()
+    torch_scores, int8_scores = (Predictor.load(workdir / "models" / "serving", engine=engine).non_complaint_probability(texts)
                                  for engine in ("torch", "onnx-int8"))
     flipped = int(np.argmax(np.abs(torch_scores - int8_scores)))
-    threshold = dict(json.loads((workdir / "threshold.json").read_text()),
+    threshold = dict(json.loads((workdir / "reports" / "threshold.json").read_text()),
                      threshold=float((torch_scores[flipped] + int8_scores[flipped]) / 2))
     (tmp_path / "threshold.json").write_text(json.dumps(threshold))
     params = yaml.safe_load(tiny_params_file.read_text())
@@ -215,7 +215,7 @@ def test_export_judges_every_engine_and_fails_when_the_default_engine_does_not_p
     params["engines"]["min_label_agreement"] = 1.0
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ExportError, match=r"default engine onnx-int8 \(params key 'predict.engine'\) does not pass"):
-        export.main(["--params", str(tmp_path / "params.yaml"), "--model", str(workdir / f"{released_recipe()}_full"),
-                     "--split", str(workdir / "split"), "--threshold", str(tmp_path / "threshold.json"), "--out",
+        export.main(["--params", str(tmp_path / "params.yaml"), "--model", str(workdir / "models" / f"{released_recipe()}_full"),
+                     "--split", str(workdir / "data" / "split"), "--threshold", str(tmp_path / "threshold.json"), "--out",
                      str(tmp_path / "serving"), "--metrics", str(tmp_path / "engines"), "--report", str(tmp_path / "export.json")])
     assert not any((tmp_path / name).exists() for name in ("serving", "engines", "export.json"))

@@ -140,13 +140,16 @@ def test_the_teachers_hub_id_resolves_to_its_assembly_on_this_machine(index, tmp
     import yaml
 
     _, params = index
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"teacher": dataclasses.asdict(params)}))
+    # A params file elsewhere than the working folder (`--params`): it is the one read, no hidden ./params.yaml.
+    params_path = tmp_path / "elsewhere" / "params.yaml"
+    params_path.parent.mkdir()
+    params_path.write_text(yaml.safe_dump({"teacher": dataclasses.asdict(params)}))
     monkeypatch.chdir(tmp_path)
-    assert pinned_for("another/model") is None and pinned_for(params.name) == params
+    assert pinned_for("another/model", params_path) is None and pinned_for(params.name, params_path) == params
     folder = cached_folder(params)
     folder.mkdir(parents=True)
     (folder / "model.safetensors").write_bytes(FILES["model.safetensors"])
-    assert resolve_model(params.name) == str(folder)  # no hub call: the pinned weights are already here
+    assert resolve_model(params.name, params_path) == str(folder)  # no hub call: the pinned weights are already here
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from transformers import BertConfig, BertModel
 import pytest
 
 from complaints.core.config import ParamsError
+from conftest import ROOT
 from complaints.core.decision import LABEL_WORDS
 from complaints.modeling.torch_scoring import predict_logits
 from complaints.modeling.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
@@ -271,12 +272,10 @@ def test_a_shallower_encoder_keeps_the_chosen_pretrained_layers_and_reloads(tmp_
         keep_encoder_layers(tiny_classifier(), (0, 2))
 
 
-def test_a_student_trains_on_the_layers_distill_keeps():
-    from complaints.modeling.distillation import DistillParams, Teacher
-    from complaints.modeling.training import student_params
+def test_the_shallower_recipe_is_the_default_on_three_layers_and_checks_its_indices():
+    from complaints.core.config import load_section
 
-    teacher = Teacher(DistillParams(student_layers=(1, 3, 5)), None, None)
-    assert student_params(PARAMS, teacher).encoder_layers == (1, 3, 5)
-    assert student_params(PARAMS, None) == PARAMS
-    with pytest.raises(ParamsError, match="distill.student_layers"):
-        DistillParams(student_layers=(3, 1))
+    shallow, default = (load_section(ROOT / "params.yaml", section, TrainParams) for section in ("train_3_layers", "train"))
+    assert shallow.encoder_layers == (1, 3, 5) and dataclasses.replace(shallow, encoder_layers=None) == default
+    with pytest.raises(ParamsError, match="train.encoder_layers"):
+        TrainParams(encoder_layers=(3, 1))

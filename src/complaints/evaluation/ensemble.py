@@ -105,22 +105,10 @@ def dev_auc(method: str, labels: np.ndarray, bert_probability: np.ndarray, basel
                                                          method="predict_proba")[:, 1]))
 
 
-@dataclass(frozen=True)
-class EncoderEnsembleParams:
-    """The `bert_teacher` section: the teacher encoder's share in its average with the default recipe."""
-
-    teacher_weight: float = 0.5
-
-    def __post_init__(self) -> None:
-        require(0 <= self.teacher_weight <= 1, "bert_teacher.teacher_weight", self.teacher_weight, "a weight in [0, 1]")
-
-    def weights(self) -> list[float]:
-        """The members' weights: the default recipe's, then the teacher's."""
-        return [1 - self.teacher_weight, self.teacher_weight]
-
-
-# The teacher's shares tried on the external set (`external`'s teacher_weight sweep).
+# The teacher's shares tried on the external set (the teacher_share stage's sweep).
 TEACHER_WEIGHTS = tuple(share / 10 for share in range(11))
+# The plain average: kept unless another share beats it beyond the bootstrap's noise.
+PLAIN_SHARE = 0.5
 
 
 def teacher_weight_sweep(labels: np.ndarray, bert_probability: np.ndarray, teacher_probability: np.ndarray) -> pd.DataFrame:
@@ -130,15 +118,28 @@ def teacher_weight_sweep(labels: np.ndarray, bert_probability: np.ndarray, teach
         for share in TEACHER_WEIGHTS]})
 
 
-def best_teacher_weight(labels: np.ndarray, bert_probability: np.ndarray, teacher_probability: np.ndarray,
-                        sweep: pd.DataFrame, bootstrap: CompareParams) -> dict:
-    """The sweep's best share (the first of ties) and its paired bootstrap difference to the plain average."""
+def choose_teacher_share(labels: np.ndarray, bert_probability: np.ndarray, teacher_probability: np.ndarray,
+                         bootstrap: CompareParams) -> dict:
+    """The sweep's best share (the first of ties) where its paired bootstrap interval against the plain average lies
+    above zero, else the plain average; with the sweep and that difference."""
+    sweep = teacher_weight_sweep(labels, bert_probability, teacher_probability)
     best = float(sweep["teacher_weight"][sweep["auc"].idxmax()])
     difference = bootstrap_auc_difference(
         labels, mean_probability([bert_probability, teacher_probability], [1 - best, best]),
         mean_probability([bert_probability, teacher_probability]), bootstrap.resamples, bootstrap.seed)
-    return {"best": best, "best_auc": float(sweep["auc"].max()), "sweep": sweep.to_dict("records")} \
-        | {f"best_vs_average_{key}": value for key, value in difference.items()}
+    chosen = best if difference["ci_low"] > 0 else PLAIN_SHARE
+    return {"teacher_weight": chosen, "best": best, "best_auc": float(sweep["auc"].max()),
+            "sweep": sweep.to_dict("records")} | {f"best_vs_average_{key}": value for key, value in difference.items()}
+
+
+def teacher_share_weights(path: Path) -> list[float]:
+    """The members' weights the teacher_share stage chose (models/bert_teacher.json): the default recipe's, then the
+    teacher's."""
+    share = read_json(path).get("teacher_weight")
+    if not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise DataError(f"{path}: 'teacher_weight' = {share!r}, expected a weight in [0, 1]; rerun "
+                        f"`dvc repro distill/dvc.yaml:teacher_share`")
+    return [1 - share, share]
 
 
 def averaged(paths: list[Path], weights: list[float] | None = None) -> tuple[pd.DataFrame, np.ndarray]:

@@ -3,6 +3,7 @@ negative reason."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from complaints.evaluation.analysis import expected_calibration_error, reliability_curve
 from complaints.core.config import require
+from complaints.core.io import DataError, read_probabilities
 from complaints.data.tweets import NON_COMPLAINT
 from complaints.core.metrics import classification_metrics
 from complaints.evaluation.figures import auc_standard_error
@@ -23,6 +25,16 @@ class ExternalParams:
 
     def __post_init__(self) -> None:
         require(self.batch_size >= 1, "external.batch_size", self.batch_size, "an integer >= 1")
+
+
+def aligned_scores(path: Path, tweets: pd.DataFrame) -> np.ndarray:
+    """A model's external scores (a score_external file) in the order of the external tweets, with their labels."""
+    scores = read_probabilities(path)
+    if not (np.array_equal(scores["id"].to_numpy(), tweets["id"].to_numpy())
+            and np.array_equal(scores["label"].to_numpy(), tweets["label"].to_numpy())):
+        raise DataError(f"{path}: does not score the external tweets in order with their labels; rerun its "
+                        f"score_external stage")
+    return scores["non_complaint_probability"].to_numpy()
 
 
 def reason_auc(tweets: pd.DataFrame, non_complaint_probability: np.ndarray) -> dict[str, float]:

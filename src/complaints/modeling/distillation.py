@@ -15,9 +15,9 @@ from complaints.core.config import require
 from complaints.core.io import DataError, read_csv_strict
 from complaints.text.tokens import Tokens
 
-# The teachers a student can learn from: columns of the distill_targets file.
-TEACHERS = ("ensemble", "teacher")
-TARGET_COLUMNS = {"id": "int64", "split": "str", "bert": "float64", "teacher": "float64", "ensemble": "float64"}
+# The teachers a student can learn from (its `teacher` in the models list): columns of the distill_targets file.
+TEACHERS = ("bert_teacher", "teacher")
+TARGET_COLUMNS = {"id": "int64", "split": "str", "bert": "float64", "teacher": "float64", "bert_teacher": "float64"}
 # A row without a label (an unlabeled test tweet): cross-entropy skips it, the KL term does not.
 UNLABELED = -100
 _CLIP = 1e-6
@@ -25,25 +25,18 @@ _CLIP = 1e-6
 
 @dataclass(frozen=True)
 class DistillParams:
-    """The `distill` section: temperature `T` and KL weight `alpha` of the loss, the teacher (`ensemble`: the default
-    recipe and the teacher encoder averaged, as `bert_teacher`; `teacher`: the teacher encoder alone), whether the
-    unlabeled test tweets join the labeled ones, and the encoder layers the student keeps."""
+    """The `distill` section: temperature `T` and KL weight `alpha` of the loss, and whether the unlabeled test tweets
+    join the labeled ones."""
 
     SECTION: ClassVar[str] = "distill"
 
     temperature: float = 2.0
     alpha: float = 0.5
-    teacher: str = "ensemble"
     unlabeled: bool = True
-    # The encoder layers the student keeps, by index from the bottom (null: all): a shallower, faster student.
-    student_layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         require(self.temperature > 0, "distill.temperature", self.temperature, "a positive number")
         require(0 <= self.alpha <= 1, "distill.alpha", self.alpha, "a weight in [0, 1]")
-        require(self.teacher in TEACHERS, "distill.teacher", self.teacher, f"one of {', '.join(TEACHERS)}")
-        require(self.student_layers is None or list(self.student_layers) == sorted(set(self.student_layers)),
-                "distill.student_layers", self.student_layers, "null, or layer indices in increasing order")
 
 
 def read_targets(path: Path) -> pd.DataFrame:
@@ -51,7 +44,7 @@ def read_targets(path: Path) -> pd.DataFrame:
     targets = read_csv_strict(path, TARGET_COLUMNS)
     if targets["id"].duplicated().any():
         raise DataError(f"{path}: tweet id {targets['id'][targets['id'].duplicated()].iloc[0]} appears twice; "
-                        f"rerun `dvc repro distill_targets`")
+                        f"rerun `dvc repro distill/dvc.yaml:distill_targets`")
     for column in ("bert", *TEACHERS):
         outside = ~targets[column].between(0, 1)
         if outside.any():
@@ -63,24 +56,28 @@ def read_targets(path: Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Teacher:
-    """What a student learns from: the chosen teacher's probabilities (from `path`) and the loss's settings."""
+    """What a student learns from: the teacher column (one of TEACHERS) of the distill_targets file at `path`, and
+    the loss's settings."""
 
     params: DistillParams
+    column: str
     targets: pd.DataFrame
     path: Path
 
     @classmethod
-    def load(cls, params: DistillParams, path: Path) -> Teacher:
-        """The teacher of `params.teacher` from the distill_targets file."""
-        return cls(params, read_targets(path), path)
+    def load(cls, params: DistillParams, column: str, path: Path) -> Teacher:
+        """The teacher `column` from the distill_targets file."""
+        if column not in TEACHERS:
+            raise DataError(f"teacher {column!r}: expected one of {', '.join(TEACHERS)} (a column of {path})")
+        return cls(params, column, read_targets(path), path)
 
     def probability(self, ids: np.ndarray) -> np.ndarray:
         """The teacher's non-complaint probability for each tweet id, in the order given; every id must be known."""
-        indexed = self.targets.set_index("id")[self.params.teacher]
+        indexed = self.targets.set_index("id")[self.column]
         missing = np.setdiff1d(ids, indexed.index.to_numpy())
         if missing.size:
             raise DataError(f"{self.path}: no teacher probability for tweet id {missing[0]} ({missing.size} missing); "
-                            f"rerun `dvc repro distill_targets`")
+                            f"rerun `dvc repro distill/dvc.yaml:distill_targets`")
         return indexed.reindex(ids).to_numpy(dtype=np.float32)
 
 

@@ -78,7 +78,7 @@ class TrainParams:
     reinit_top_layers: int = 0
     # End with the mean of the weights after each of the last this many epochs (0: off), in place of one epoch.
     average_last_epochs: int = 0
-    # The encoder layers kept, by index from the bottom (null: all); a student takes `distill.student_layers`.
+    # The encoder layers kept, by index from the bottom (null: all): a shallower, faster model (recipe train_3_layers).
     encoder_layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -98,6 +98,8 @@ class TrainParams:
         require(0 < self.layer_decay <= 1, "train.layer_decay", self.layer_decay, "a number in (0, 1]")
         require(0.5 <= self.pseudo_confidence < 1, "train.pseudo_confidence", self.pseudo_confidence,
                 "a probability in [0.5, 1)")
+        require(self.encoder_layers is None or list(self.encoder_layers) == sorted(set(self.encoder_layers)),
+                "train.encoder_layers", self.encoder_layers, "null, or layer indices in increasing order")
         require(self.patience is None or (self.patience >= 1 and self.dev_size > 0), "train.patience", self.patience,
                 "null, or an integer >= 1 with train.dev_size > 0 (early stopping watches the dev split)")
         require(self.reinit_top_layers >= 0, "train.reinit_top_layers", self.reinit_top_layers, "an integer >= 0")
@@ -309,13 +311,6 @@ def keep_encoder_layers(model: ComplaintClassifier, kept: tuple[int, ...] | None
     model.encoder.encoder.layer = torch.nn.ModuleList(layers[index] for index in kept)
     for config in (model.encoder.config, model.config.encoder):
         config.num_hidden_layers = len(kept)
-
-
-def student_params(params: TrainParams, teacher: Teacher | None) -> TrainParams:
-    """The recipe a distilled student trains with: the default recipe on the layers `distill.student_layers` keeps."""
-    if teacher is None or teacher.params.student_layers is None:
-        return params
-    return dataclasses.replace(params, encoder_layers=teacher.params.student_layers)
 
 
 def reinit_top_layers(model: ComplaintClassifier, count: int) -> None:

