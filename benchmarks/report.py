@@ -211,7 +211,8 @@ def results_block() -> str:
                   f"{EXTERNAL_GOAL}: {serving['auc']:.4f} (95% interval {low:.4f} to {high:.4f}), "
                   + ("met." if serving["auc"] >= EXTERNAL_GOAL else f"**not met**, short by "
                      f"{EXTERNAL_GOAL - serving['auc']:.4f}."),
-              f"- The student against the ensemble that teaches it (`student` - `bert_teacher`, external), goal within "
+              f"- The student against the ensemble that teaches it (`student` - `bert_teacher`, external; the last "
+              f"distilled run, {machine(result('external'))}), goal within "
               f"{STUDENT_GAP_GOAL}: {gap['difference']:+.4f} (95% interval {gap['ci_low']:+.4f} to {gap['ci_high']:+.4f}), "
               + ("met." if gap["difference"] >= -STUDENT_GAP_GOAL else
                  f"**not met**, {-gap['difference'] - STUDENT_GAP_GOAL:.4f} further than allowed."),
