@@ -67,7 +67,7 @@ def test_cheap_stages_give_the_committed_hashes_at_two_paths_with_two_venvs(othe
     committed = lock_entries(ROOT, CHEAP_STAGES)
     assert lock_entries(ours, CHEAP_STAGES) == committed
     assert lock_entries(theirs, CHEAP_STAGES) == committed
-    assert str(other_venv) not in (theirs / "data" / "tokens" / "model.json").read_text()
+    assert str(other_venv) not in (theirs / "data" / "tokens" / "model" / "model.json").read_text()
 
 
 def test_a_teammate_with_their_own_tokens_gets_training_from_the_run_cache(tiny_project, reproduced_copy, other_venv,
