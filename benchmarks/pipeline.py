@@ -55,7 +55,7 @@ def distilled() -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Time the pipeline (or the first look), print the figures, save the JSON."""
+    """Time the default pipeline (or the distilled release), print the figures, save the JSON."""
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--distilled", action="store_true",
                            help="time `dvc exp run -S release.recipe=student` on a fresh clone of HEAD instead")

@@ -1,11 +1,11 @@
 """How much choosing on the tweets that are reported inflates what is reported: the teacher's share of the average of
-the default recipe and the teacher (`bert_teacher.teacher_weight`), chosen by external AUC as the pipeline chooses it.
+the default recipe and the teacher (the `teacher_share` stage's choice), chosen by external AUC as the pipeline does.
 
 Each of SPLITS random halvings of the external set (seeded) chooses the share on one half and reports the other
 half's AUC at it (honest), against the other half's AUC at the share chosen on that half itself (in-sample). The mean
 of the difference is what choosing on the reported tweets adds.
 
-Needs models/bert and models/teacher (`dvc repro distill_targets`) and data/external.
+Needs models/bert and models/teacher (`dvc repro distill/dvc.yaml:distill_targets`) and data/external.
 Run:  python -m benchmarks.selection      # about 2 minutes on 2 cores (scoring the external tweets twice)
 Writes benchmarks/results/selection.json; `python -m benchmarks.report` shows it in docs/quality.md.
 """

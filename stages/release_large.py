@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     members = ensemble_members(args.serving)
     if members is None:
-        raise DataError(f"{args.serving}: no {ENSEMBLE_FILE}, so not an ensemble folder; run `dvc repro export_large`")
+        raise DataError(f"{args.serving}: no {ENSEMBLE_FILE}, so not an ensemble folder; run `dvc repro distill/dvc.yaml:export_large`")
     inputs = LargeCardInputs(
         export=read_json(args.reports / "export_large.json"),
         external=read_json(args.reports / "external_distill.json"), released=read_json(args.reports / "student.json"),
