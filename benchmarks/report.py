@@ -146,9 +146,10 @@ def spread_lines() -> list[str]:
         if not measured or len(measured["seeds"]) < 2:  # one seed has no spread yet
             continue
         committed = headline(str(models[model].external_metrics(Path())))
+        committed_auc = f"{committed['auc']:.4f}" if committed else "-"
         lines.append(f"| `{model}` | {', '.join(map(str, measured['seeds']))} "
                      f"| {spread_cell(measured.get('val_auc'))} | {spread_cell(measured.get('val_accuracy'), 2, True)} "
-                     f"| {spread_cell(measured['external_auc'])} | {committed['auc'] if committed else '-'} |")
+                     f"| {spread_cell(measured['external_auc'])} | {committed_auc} |")
     return lines
 
 
