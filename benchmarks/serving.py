@@ -200,8 +200,20 @@ def started_service(*options: str) -> tuple[subprocess.Popen, str, float]:
             time.sleep(0.1)
 
 
+def wait_until_idle(server_pid: int, timeout_s: float = 120.0) -> None:
+    """Block until the server has used no CPU for a quarter of a second: wrk stops at its deadline with requests still
+    queued in the service, and the next run must not start behind them."""
+    deadline, used = time.monotonic() + timeout_s, cpu_seconds(server_pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        previous, used = used, cpu_seconds(server_pid)
+        if used - previous < 0.01:
+            return
+    raise RuntimeError(f"the service still works {timeout_s:.0f} s after the load stopped")
+
+
 def service_load(tweets: list[str]) -> list[dict]:
-    """Every concurrency and request size, with one worker process and with two."""
+    """Every concurrency and request size, with one worker process and with two, each run on an idle service."""
     runs = []
     for workers in (1, 2):
         process, base_url, _ = started_service("--workers", str(workers))
@@ -209,6 +221,7 @@ def service_load(tweets: list[str]) -> list[dict]:
             load_run(base_url, process.pid, tweets, 8, 1)  # warm-up
             for clients in CONCURRENCY:
                 for size in REQUEST_TWEETS:
+                    wait_until_idle(process.pid)
                     runs.append({"workers": workers, **load_run(base_url, process.pid, tweets, clients, size)})
                     print(json.dumps(runs[-1]), flush=True)
         finally:

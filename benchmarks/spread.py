@@ -8,6 +8,8 @@ validation and on the external set, a refit (trained on validation too) on the e
 Run:  python -m benchmarks.spread --recipe bert --seeds 42 1 2 3 4
       python -m benchmarks.spread --recipe teacher --seeds 42 1 2
       python -m benchmarks.spread --recipe student --seeds 42 1 2
+      python -m benchmarks.spread --recipe student_3_layers --seeds 42 1 2
+      python -m benchmarks.spread --judge student_3_layers student     # the rule, counting training's noise
 Each seed is saved as it finishes (benchmarks/results/spread.json, one entry per recipe with its seeds and CPU model);
 a rerun skips the seeds already measured on this CPU. `python -m benchmarks.report` shows it in the README.
 """
@@ -26,26 +28,43 @@ import numpy as np
 import yaml
 
 from benchmarks.compare import RESULTS, ROOT, cpu_model, run_header
-from complaints.core.io import read_json, read_parquet, sha256_of
+from benchmarks.options import verdict
+from complaints.core.config import load_section
+from complaints.core.io import read_json, read_parquet, read_probabilities, sha256_of
 from complaints.core.metrics import classification_metrics
+from complaints.evaluation.figures import CompareParams, bootstrap_auc_difference
+from complaints.evaluation.model_list import ModelEntry, load_models
 from complaints.serving.predictor import Predictor
 
 WORK = ROOT / "benchmarks" / "work" / "spread"
 BATCH_SIZE = 128
 
 
+# The stage that fits each group's models, as its pipeline file names it.
+STAGES = {"fits": "train", "refits": "refit", "teachers": "train", "students": "student", "student_refits": "student_refit"}
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """The pipeline stages that fit one recipe on the training split and, where it has one, on all labeled tweets."""
+    """The pipeline stages that fit one model of the models list on the training split and, where the list has its
+    refit, on all labeled tweets."""
 
     train: str
     refit: str | None
     section: str
 
 
-RECIPES = {"bert": Recipe("train@bert", "refit@bert_full", "train"),
-           "teacher": Recipe("distill/dvc.yaml:train@teacher", None, "teacher_train"),
-           "student": Recipe("distill/dvc.yaml:student@student", "distill/dvc.yaml:student_refit@student_full", "train")}
+def stage_name(entry: ModelEntry) -> str:
+    """The stage that fits a model of the list (`distill/dvc.yaml:` for the teacher's chain)."""
+    prefix = "" if entry.pipeline == "dvc.yaml" else f"{entry.pipeline}:"
+    return f"{prefix}{STAGES[entry.group]}@{entry.name}"
+
+
+def recipes(models: dict[str, ModelEntry]) -> dict[str, Recipe]:
+    """Every model of the list trained on the training split, with its refit's stage where the list has one."""
+    refits = {entry.fit: stage_name(entry) for entry in models.values() if entry.fit}
+    return {name: Recipe(stage_name(entry), refits.get(name), entry.recipe)
+            for name, entry in models.items() if not entry.fit}
 
 
 def stage_command(name: str) -> tuple[str, Path]:
@@ -125,13 +144,56 @@ def save(results: dict) -> None:
     staging.replace(path)
 
 
+def pipeline_scores(entry: ModelEntry):
+    """The external-set scores (`id, label, non_complaint_probability`) of the pipeline's own run of a model."""
+    folder = "external" if entry.pipeline == "dvc.yaml" else "distill"
+    return read_probabilities(ROOT / "scores" / folder / f"{entry.name}.csv")
+
+
+def judged(results: dict, models: dict[str, ModelEntry], candidate: str, reference: str) -> dict:
+    """The rule counting training's noise on two models' train fits: the difference of their seed means of external
+    AUC, whose squared standard error is the paired bootstrap's (on the pipeline's own runs of both) plus each side's
+    seed variance over its seed count."""
+    fits = {name: results["recipes"][name]["fits"]["train"] for name in (candidate, reference)}
+    compare = load_section(ROOT / "params.yaml", "compare", CompareParams)
+    scores = {name: pipeline_scores(models[name]) for name in (candidate, reference)}
+    if not scores[candidate]["id"].equals(scores[reference]["id"]):
+        raise SystemExit(f"the external scores of {candidate} and {reference} are not of the same tweets: rerun "
+                         f"`dvc repro` for both")
+    bootstrap = bootstrap_auc_difference(scores[reference]["label"].to_numpy(),
+                                         scores[candidate]["non_complaint_probability"].to_numpy(),
+                                         scores[reference]["non_complaint_probability"].to_numpy(),
+                                         compare.resamples, compare.seed)
+    seed_variance = sum(fit["external_auc"]["std"] ** 2 / len(fit["seeds"]) for fit in fits.values())
+    difference = fits[candidate]["external_auc"]["mean"] - fits[reference]["external_auc"]["mean"]
+    se = (bootstrap["se"] ** 2 + seed_variance) ** 0.5
+    return {"candidate": candidate, "reference": reference, "difference_of_seed_means": difference,
+            "bootstrap_se": bootstrap["se"], "seed_variance": seed_variance, "se": se,
+            "verdict": verdict({"difference": difference, "se": bootstrap["se"]}, seed_variance),
+            "seeds": {name: fit["seeds"] for name, fit in fits.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fit and score each seed of one recipe that is not measured yet, saving after each."""
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    arguments.add_argument("--recipe", choices=sorted(RECIPES), required=True)
-    arguments.add_argument("--seeds", type=int, nargs="+", required=True)
+    models = load_models(ROOT / "params.yaml")
+    known = recipes(models)
+    arguments.add_argument("--recipe", choices=sorted(known),
+                           help="a model of the models list trained on the training split (its refit follows)")
+    arguments.add_argument("--seeds", type=int, nargs="+")
+    arguments.add_argument("--judge", nargs=2, metavar=("CANDIDATE", "REFERENCE"), choices=sorted(known),
+                           help="judge two measured models by the rule counting training's noise, and save the verdict")
     args = arguments.parse_args(argv)
-    recipe = RECIPES[args.recipe]
+    if args.judge:
+        results = load_results()
+        comparison = judged(results, models, *args.judge)
+        results.setdefault("comparisons", {})["_vs_".join(args.judge)] = comparison
+        save(results)
+        print(json.dumps(comparison, indent=2))
+        return
+    if not (args.recipe and args.seeds):
+        arguments.error("--recipe and --seeds are required unless --judge is given")
+    recipe = known[args.recipe]
     params_seed = yaml.safe_load((ROOT / "params.yaml").read_text())[recipe.section]["seed"]
     results = load_results()
     validation = read_parquet(ROOT / "data" / "split" / "val.parquet")

@@ -1,6 +1,6 @@
 """Shared fixtures: the project root, the data mirror, tiny CSVs, a tiny random encoder, and the expensive fixtures
-(a project reproduced by `dvc repro`, and a copy that also ran the teacher's chain) built once per test session and
-shared.
+(a project reproduced by `dvc repro`, and a second one that also ran the teacher's chain) built once per test session
+and shared.
 
 The tiny encoder (a randomly initialised 2-layer BERT, hidden 32, with the embedded model's own tokenizer) stands in
 for all-MiniLM-L6-v2 wherever a claim is about DVC, files, processes or HTTP rather than the pretrained weights;
@@ -41,10 +41,13 @@ def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.Complet
 
 
 def copy_project(destination: Path) -> Path:
-    """Copy the project's tracked and untracked-but-not-ignored files into a fresh git repo beside `shared/`."""
+    """Copy the project's tracked and untracked-but-not-ignored files but its lock files into a fresh git repo beside
+    `shared/`."""
     files = run(["git", "ls-files", "-co", "--exclude-standard"], ROOT).stdout.split()
     project = destination / "project"
     for name in files:
+        if Path(name).name == "dvc.lock":  # the real run's record: a copy starts as a new project, with none
+            continue
         if (ROOT / name).is_file():
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, project / name)
@@ -132,10 +135,18 @@ SLOW_FIXTURES = {"workdir", "real_workdir", "tiny_project", "reproduced_copy", "
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """Mark every test that needs a pipeline fixture `slow`."""
+    """Mark every test that needs a pipeline fixture `slow`; put a test needing `distilled_project` first and one
+    needing `tiny_project` second, so that pytest-xdist (which hands out tests in order, one to each worker) starts
+    building the two at once, on both cores."""
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    for position, fixture in enumerate(("distilled_project", "tiny_project")):
+        first = next((item for item in items[position:] if fixture in getattr(item, "fixturenames", ())
+                      and (fixture != "tiny_project" or "distilled_project" not in item.fixturenames)), None)
+        if first is not None:
+            items.remove(first)
+            items.insert(position, first)
 
 
 @pytest.fixture
@@ -193,11 +204,14 @@ def tiny_params(mirror: Path, digests: dict[str, str], model: str, teacher: str)
     params["export"]["int8_fp32_layers"] = [0]
     # A random encoder's int8 graph need not pass the engines gate: the tiny project serves the fp32 graph.
     params["predict"]["engine"] = "onnx"
+    # One student and its refit: the shallower ones are the same stages on another recipe (test_distillation trains
+    # a student on some of the tiny encoder's layers).
+    for group in ("students", "student_refits"):
+        params["models"][group] = {name: entry for name, entry in params["models"][group].items()
+                                   if entry["recipe"] == "train"}
     for group in params["models"].values():  # every recipe of the models list: one short epoch
         for entry in group.values():
             params[entry["recipe"]].update(epochs=1, batch_size=8, eval_batch_size=16)
-            if params[entry["recipe"]].get("encoder_layers"):  # the tiny encoders have 2 layers
-                params[entry["recipe"]]["encoder_layers"] = [1]
     params["teacher"]["name"] = teacher
     params["teacher_train"].update(epochs=1, batch_size=8, eval_batch_size=16)
     params["ensemble"]["cv_folds"] = 3
@@ -276,11 +290,13 @@ def workdir(tiny_project) -> Path:
 
 
 @pytest.fixture(scope="session")
-def distilled_project(tmp_path_factory, tiny_project) -> Path:
-    """The tiny project after `dvc repro distill/dvc.yaml` too: the teacher's chain on the tiny teacher, its students
-    and the large release. Read-only, like `tiny_project`."""
+def distilled_project(tmp_path_factory, tiny_encoder, tiny_teacher) -> Path:
+    """A second tiny project at another path, after a clean `dvc repro` and `dvc repro distill/dvc.yaml`: the teacher's
+    chain on the tiny teacher, its students and the large release. Independent of `tiny_project`, so pytest-xdist
+    builds the two at once, and its quick path is a second clean run to compare with. Read-only, like `tiny_project`."""
     def build(base: Path) -> None:
-        project = copy_reproduced(tiny_project, base, own_cache=True)
+        project = new_tiny_project(base, tiny_encoder, tiny_teacher)
+        run(["dvc", "repro"], project)
         run(["dvc", "repro", "distill/dvc.yaml"], project)
         commit_all(project, "distilled")
 
@@ -304,21 +320,27 @@ def real_workdir(tmp_path_factory, tiny_teacher) -> Path:
     return built_once(tmp_path_factory, "real-work", build)
 
 
+def new_tiny_project(base: Path, encoder: Path, teacher: Path) -> Path:
+    """The project in `base`, on a tiny mirror beside it (a relative source, resolved from the main checkout, also in
+    experiments' temporary copies), the tiny encoder and the tiny teacher (by their absolute folders, which every
+    copy and clone shares), committed and not yet reproduced."""
+    import yaml
+
+    project = copy_project(base)
+    params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"), str(encoder), str(teacher))
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny params"], project)
+    return project
+
+
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory, tiny_encoder, tiny_teacher) -> Path:
-    """The project on a tiny mirror beside it (a relative source, resolved from the main checkout, also in experiments'
-    temporary copies) and the tiny encoder (by its absolute folder, which every copy and clone shares), reproduced by
-    `dvc repro` once and committed.
+    """The tiny project (`new_tiny_project`) reproduced by `dvc repro` once and committed.
 
     Read-only: a test that runs `dvc` or changes a file works on `reproduced_copy`.
     """
-    import yaml
-
     def build(base: Path) -> None:
-        project = copy_project(base)
-        params = tiny_params(Path("../mirror"), make_tiny_mirror(base / "mirror"), str(tiny_encoder), str(tiny_teacher))
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny params"], project)
+        project = new_tiny_project(base, tiny_encoder, tiny_teacher)
         run(["dvc", "repro"], project)
         commit_all(project, "reproduced")
 

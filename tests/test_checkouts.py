@@ -3,6 +3,7 @@
 The cheap stages must write the same bytes everywhere (their hashes key every later stage in the run-cache), and a
 teammate who makes their own tokens must get training restored from the run-cache a colleague pushed.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -59,15 +60,31 @@ def test_embedded_model_resolves_to_another_path_in_the_other_venv(other_venv, t
     assert model_path.startswith(str(other_venv)) and package.startswith(str(ROOT))
 
 
-def test_cheap_stages_give_the_committed_hashes_at_two_paths_with_two_venvs(other_venv, tmp_path_factory):
+@pytest.fixture(scope="module")
+def two_checkouts(other_venv, tmp_path_factory) -> tuple[Path, Path]:
+    """Two copies of the project at two paths, each with the cheap stages reproduced by its own venv's `dvc`."""
     ours = copy_project(tmp_path_factory.mktemp("first"))
     theirs = copy_project(tmp_path_factory.mktemp("second") / "deeper" / "path")
-    in_venv(OUR_VENV, ["dvc", "repro", *CHEAP_STAGES], ours)
-    in_venv(other_venv, ["dvc", "repro", *CHEAP_STAGES], theirs)
+    for venv, project in ((OUR_VENV, ours), (other_venv, theirs)):
+        ran = in_venv(venv, ["dvc", "repro", *CHEAP_STAGES], project)
+        assert all(f"Running stage '{stage}'" in ran for stage in CHEAP_STAGES), ran
+    return ours, theirs
+
+
+def test_cheap_stages_give_the_committed_hashes_at_two_paths_with_two_venvs(two_checkouts, other_venv):
+    ours, theirs = two_checkouts
     committed = lock_entries(ROOT, CHEAP_STAGES)
     assert lock_entries(ours, CHEAP_STAGES) == committed
     assert lock_entries(theirs, CHEAP_STAGES) == committed
     assert str(other_venv) not in (theirs / "data" / "tokens" / "model" / "model.json").read_text()
+
+
+def test_the_baseline_gives_the_tutorials_figures_then_a_second_repro_runs_nothing(two_checkouts):
+    ours, _ = two_checkouts
+    metrics = json.loads((ours / "metrics" / "baseline.json").read_text())
+    assert round(metrics["auc"], 4) == 0.8451 and round(metrics["accuracy"], 4) == 0.7559
+    assert "Running stage" not in in_venv(OUR_VENV, ["dvc", "repro", *CHEAP_STAGES], ours)
+    assert '"auc"' in in_venv(OUR_VENV, ["dvc", "metrics", "show", "--json"], ours)
 
 
 def test_a_teammate_with_their_own_tokens_gets_training_from_the_run_cache(tiny_project, reproduced_copy, other_venv,
