@@ -15,7 +15,7 @@ Run:  python -m benchmarks.options --round 2 layer-decay-0.8 pooling-cls self-tr
       python -m benchmarks.options --round 3 --model student temperature-1 alpha-0.9 teacher-mpnet labeled-only
 Writes benchmarks/results/options-round{N}.json, and external.json (the committed run's comparisons the README's
 goals need); `python -m benchmarks.report` puts the tables in docs/quality.md and the goals in the README.
-`--comparisons-only` refreshes external.json alone, after a `dvc repro`.
+`--comparisons-only` refreshes external.json alone, after `dvc repro distill/dvc.yaml`.
 """
 from __future__ import annotations
 
@@ -106,14 +106,14 @@ def ensemble_entries(experiment: str, metrics: dict, switch: dict) -> list[dict]
     return entries
 
 
-def committed_comparisons(metrics: dict) -> dict:
-    """What the README's goals need of the committed run's external report (reports/ is not in git): the student
-    against its teacher, the student's refit against the refit, and the teacher's share swept."""
-    compare = metrics["compare"]
+def committed_comparisons(report: dict, share: dict) -> dict:
+    """What the README's goals need of the committed run of the teacher's chain (reports/ and models/ are not in
+    git): the student against its teacher, the student's refit against the default's refit, and the teacher's share
+    swept and chosen (reports/external_distill.json, models/bert_teacher.json)."""
+    compare = report["compare"]
     pairs = {pair: {key: compare[f"{pair}_{key}"] for key in ("difference", "ci_low", "ci_high", "se")}
-             for pair in ("student_vs_bert_teacher", "student_refit_vs_refit")}
-    weight = metrics["teacher_weight"]
-    weight = weight | {"verdict": verdict({key: weight[f"best_vs_average_{key}"] for key in ("difference", "se")})}
+             for pair in ("student_vs_bert_teacher", "student_full_vs_bert_full")}
+    weight = share | {"verdict": verdict({key: share[f"best_vs_average_{key}"] for key in ("difference", "se")})}
     return run_header() | {"teacher_weight": weight, "comparisons": pairs}
 
 
@@ -136,14 +136,15 @@ def main(argv: list[str] | None = None) -> None:
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--round", type=int, help="the round of options (names the results file)")
     arguments.add_argument("--comparisons-only", action="store_true",
-                           help="only refresh external.json from the committed run (after a `dvc repro`)")
+                           help="only refresh external.json from the committed run (after `dvc repro distill/dvc.yaml`)")
     arguments.add_argument("--model", default="bert", choices=sorted(RECIPE_SECTIONS),
                            help="the model folder the experiments changed (models/<model>)")
     arguments.add_argument("experiments", nargs="*", help="experiments of train@bert (or of the student stage)")
     arguments.add_argument("--ensembles", nargs="*", default=[], help="experiments of seeds.refits (refit_seeds)")
     args = arguments.parse_args(argv)
     if args.comparisons_only:
-        save(committed_comparisons(read_json(ROOT / "reports" / "external.json")), "external")
+        save(committed_comparisons(read_json(ROOT / "reports" / "external_distill.json"),
+                                   read_json(ROOT / "models" / "bert_teacher.json")), "external")
         return
     if args.round is None:
         arguments.error("--round is required unless --comparisons-only")

@@ -117,10 +117,6 @@ def cells(figures: dict | None, with_se: bool = False) -> str:
 
 
 # The spread's recipes and fits (benchmarks/results/spread.json) as the results table names their models.
-SPREAD_MODELS = {("bert", "train"): "bert", ("bert", "refit"): "bert_full", ("teacher", "train"): "teacher",
-                 ("student", "train"): "student", ("student", "refit"): "student_full"}
-
-
 def spread_cell(figure: dict | None, digits: int = 4, percent: bool = False) -> str:
     """A figure over seeds: mean ± standard deviation (min to max)."""
     if figure is None:
@@ -130,21 +126,33 @@ def spread_cell(figure: dict | None, digits: int = 4, percent: bool = False) -> 
             f"({scale * figure['min']:.{digits}f} to {scale * figure['max']:.{digits}f})")
 
 
+def spread_fits() -> dict[str, dict]:
+    """The spread of each model of the models list measured at two seeds or more, in the list's order: a train fit
+    under its own name, a refit under its refit's name."""
+    path = RESULTS / "spread.json"
+    recipes = json.loads(path.read_text())["recipes"] if path.is_file() else {}
+    models = load_models(ROOT / "params.yaml")
+    refits = {entry.fit: name for name, entry in models.items() if entry.fit}
+    fits = {}
+    for name in models:
+        for fit, measured in recipes.get(name, {}).get("fits", {}).items():
+            if len(measured["seeds"]) > 1:  # one seed has no spread yet
+                fits[name if fit == "train" else refits[name]] = measured
+    return dict(sorted(fits.items(), key=lambda item: list(models).index(item[0])))
+
+
 def spread_lines() -> list[str]:
     """The training spread of each recipe that ships or teaches, next to the committed run's external AUC."""
-    path = RESULTS / "spread.json"
-    if not path.is_file():
+    fits = spread_fits()
+    if not fits:
         return []
-    spread = json.loads(path.read_text())
+    spread = result("spread")
     lines = ["", f"Training spread: the same stage at other seeds, nothing else changed (`python -m benchmarks.spread`, "
                  f"{machine(spread)}); mean ± standard deviation (min to max) over the seeds:", "",
              "| model | seeds | validation AUC | validation accuracy | external AUC | committed run's external AUC |",
              "|---|---|---:|---:|---:|---:|"]
     models = load_models(ROOT / "params.yaml")
-    for (recipe, fit), model in SPREAD_MODELS.items():
-        measured = spread["recipes"].get(recipe, {}).get("fits", {}).get(fit)
-        if not measured or len(measured["seeds"]) < 2:  # one seed has no spread yet
-            continue
+    for model, measured in fits.items():
         committed = headline(str(models[model].external_metrics(Path())))
         committed_auc = f"{committed['auc']:.4f}" if committed else "-"
         lines.append(f"| `{model}` | {', '.join(map(str, measured['seeds']))} "
@@ -154,34 +162,34 @@ def spread_lines() -> list[str]:
 
 
 def seed_mean_goals(recipe: str) -> list[str]:
-    """The goals judged on the spread's seed means, for what the spread has measured of the released recipe."""
-    path = RESULTS / "spread.json"
-    fits = json.loads(path.read_text())["recipes"].get(recipe, {}).get("fits", {}) if path.is_file() else {}
+    """The goals judged on the spread's seed means, for what the spread has measured: the released recipe's refit
+    and fit, and the student."""
+    fits, models = spread_fits(), load_models(ROOT / "params.yaml")
+    refit = next((name for name, entry in models.items() if entry.fit == recipe), None)
     lines = []
-    served = fits.get("refit")
-    if served and len(served["seeds"]) > 1:
+    if served := fits.get(refit):
         auc = served["external_auc"]
-        lines.append(f"- On seed means ({len(served['seeds'])} seeds of the released recipe's refit): external AUC "
-                     f"{auc['mean']:.4f} ± {auc['std']:.4f}, goal at least {EXTERNAL_GOAL} with a seed standard deviation "
-                     f"of at most {SEED_STD_GOAL}: "
+        lines.append(f"- On seed means ({len(served['seeds'])} seeds of the released recipe's refit, `{refit}`): external "
+                     f"AUC {auc['mean']:.4f} ± {auc['std']:.4f}, goal at least {EXTERNAL_GOAL} with a seed standard "
+                     f"deviation of at most {SEED_STD_GOAL}: "
                      + ("met." if auc["mean"] >= EXTERNAL_GOAL and auc["std"] <= SEED_STD_GOAL else
                         f"**not met**, short by {max(0.0, EXTERNAL_GOAL - auc['mean']):.4f} in the mean and over by "
                         f"{max(0.0, auc['std'] - SEED_STD_GOAL):.4f} in the deviation."))
-    trained = fits.get("train")
-    if trained and len(trained["seeds"]) > 1 and "val_auc" in trained and (
-            teacher := headline("external_distill/bert_teacher.json")):
-        gap = trained["external_auc"]["mean"] - teacher["auc"]
-        lines.append(f"- On seed means ({len(trained['seeds'])} seeds of `{recipe}`): against the ensemble that teaches "
-                     f"it, {gap:+.4f} on the external set (goal within {STUDENT_GAP_GOAL}): "
-                     + ("met." if gap >= -STUDENT_GAP_GOAL else f"**not met**, {-gap - STUDENT_GAP_GOAL:.4f} further "
-                        f"than allowed.")
-                     + f" Validation AUC {trained['val_auc']['mean']:.4f} and accuracy "
-                       f"{trained['val_accuracy']['mean']:.2%} against the tutorial's {TARGET['auc']} and "
-                       f"{TARGET['accuracy']:.1%}: "
+    if trained := fits.get(recipe):
+        lines.append(f"- On seed means ({len(trained['seeds'])} seeds of `{recipe}`): validation AUC "
+                     f"{trained['val_auc']['mean']:.4f} and accuracy {trained['val_accuracy']['mean']:.2%} against the "
+                     f"tutorial's {TARGET['auc']} and {TARGET['accuracy']:.1%}: "
                      + ("beaten." if trained["val_auc"]["mean"] >= TARGET["auc"]
                         and trained["val_accuracy"]["mean"] >= TARGET["accuracy"] else
                         f"**not beaten**, short by {max(0.0, TARGET['auc'] - trained['val_auc']['mean']):.4f} AUC and "
                         f"{100 * max(0.0, TARGET['accuracy'] - trained['val_accuracy']['mean']):.2f} points."))
+    if (student := fits.get("student")) and (teacher := headline("external_distill/bert_teacher.json")):
+        gap = student["external_auc"]["mean"] - teacher["auc"]
+        lines.append(f"- On seed means ({len(student['seeds'])} seeds of `student`): against the ensemble that teaches "
+                     f"it (the committed `bert_teacher`), {gap:+.4f} on the external set (goal within "
+                     f"{STUDENT_GAP_GOAL}): "
+                     + ("met." if gap >= -STUDENT_GAP_GOAL else f"**not met**, {-gap - STUDENT_GAP_GOAL:.4f} further "
+                        f"than allowed."))
     return lines
 
 
@@ -203,8 +211,9 @@ def results_block() -> str:
     recipe = yaml.safe_load((ROOT / "params.yaml").read_text())["release"]["recipe"]
     serving, released = headline("external/serving.json"), headline(f"{recipe}.json")
     low, high = serving["auc"] - 1.96 * serving["auc_se"], serving["auc"] + 1.96 * serving["auc_se"]
-    # The committed run's comparisons, as benchmarks.options recorded them (reports/ is not in git).
-    gap = result("external")["comparisons"]["student_vs_bert_teacher"]
+    # The committed run of the teacher's chain, as benchmarks.options recorded it (reports/ is not in git).
+    recorded = result("external")
+    gap = recorded["comparisons"]["student_vs_bert_teacher"]
     lines += ["", f"The threshold {threshold['threshold']:g} calls {threshold['non_complaints']:,} of the test tweets "
                   f"non-complaints. Test labels each ONNX engine keeps against PyTorch at it: {kept}; the default engine "
                   f"is `{engine}`.",
@@ -212,8 +221,8 @@ def results_block() -> str:
                   f"{EXTERNAL_GOAL}: {serving['auc']:.4f} (95% interval {low:.4f} to {high:.4f}), "
                   + ("met." if serving["auc"] >= EXTERNAL_GOAL else f"**not met**, short by "
                      f"{EXTERNAL_GOAL - serving['auc']:.4f}."),
-              f"- The student against the ensemble that teaches it (`student` - `bert_teacher`, external; the last "
-              f"distilled run, {machine(result('external'))}), goal within "
+              f"- The student against the ensemble that teaches it (`student` - `bert_teacher`, external; the "
+              f"committed run of distill/dvc.yaml, {machine(recorded)}), goal within "
               f"{STUDENT_GAP_GOAL}: {gap['difference']:+.4f} (95% interval {gap['ci_low']:+.4f} to {gap['ci_high']:+.4f}), "
               + ("met." if gap["difference"] >= -STUDENT_GAP_GOAL else
                  f"**not met**, {-gap['difference'] - STUDENT_GAP_GOAL:.4f} further than allowed."),
@@ -440,7 +449,7 @@ def teacher_weight_block() -> str:
              "|---|" + "---:|" * len(weight["sweep"]),
              "| external AUC | " + " | ".join(f"{row['auc']:.4f}" for row in weight["sweep"]) + " |", "",
              f"Best share {weight['best']:.1f} against the plain average: {difference_cells(difference).replace(' | ', ', SE ')}"
-             f": {weight['verdict']}. Committed share: {weight['params']:.1f}."]
+             f": {weight['verdict']}. Chosen by the `teacher_share` stage: {weight['teacher_weight']:.1f}."]
     return "\n".join(lines)
 
 
@@ -508,6 +517,30 @@ def large_block() -> str:
     lines += ["", f"Speeds: raw test tweets to probabilities, `python -m benchmarks.large` on {machine(speed)}; the large "
                   f"release runs at {speed['large_speed_share']:.0%} of the default's speed. Its external AUC is its "
                   f"members' PyTorch average (`bert_teacher`), which its ONNX graphs match to 1e-4."]
+    return "\n".join(lines)
+
+
+def depth_block() -> str:
+    """Each student refit's speed by its encoder's depth, against the tutorial's code, and the shallower student's
+    verdict by the rule counting training's noise."""
+    depth = result("depth")
+    lines = [f"`python -m benchmarks.depth` on {machine(depth)}: {depth['tweets']:,} raw test tweets to probabilities "
+             f"through PyTorch fp32, tokenization included, each model in its own process:", "",
+             "| model | encoder layers | tweets/s | vs tutorial's code | latency p50 / p95, one tweet | peak memory |",
+             "|---|---:|---:|---:|---|---:|"]
+    for name, figures in depth["sides"].items():
+        label = name if "encoder_layers" not in figures else f"`{name}`"
+        lines.append(f"| {label} | {figures.get('encoder_layers', 6)} | {figures['tweets_per_s']:,.0f} "
+                     f"| {figures['speed_vs_tutorial']:.2f}x | {figures['latency_p50_ms']:.1f} / "
+                     f"{figures['latency_p95_ms']:.1f} ms | {figures['peak_rss_mb']:,.0f} MB |")
+    comparisons = result("spread").get("comparisons", {})
+    for comparison in comparisons.values():
+        seeds = "; ".join(f"`{name}` seeds {', '.join(map(str, numbers))}" for name, numbers in comparison["seeds"].items())
+        lines += ["", f"`{comparison['candidate']}` against `{comparison['reference']}` on the external set, by the rule "
+                      f"counting training's noise (`python -m benchmarks.spread --judge`; {seeds}): difference of "
+                      f"seed means {comparison['difference_of_seed_means']:+.4f}, standard error "
+                      f"{comparison['se']:.4f} (the paired bootstrap's {comparison['bootstrap_se']:.4f} with the seeds' "
+                      f"{comparison['seed_variance'] ** 0.5:.4f}): **{comparison['verdict']}**."]
     return "\n".join(lines)
 
 

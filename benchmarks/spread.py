@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     arguments.add_argument("--recipe", choices=sorted(known),
                            help="a model of the models list trained on the training split (its refit follows)")
     arguments.add_argument("--seeds", type=int, nargs="+")
+    arguments.add_argument("--no-refit", action="store_true", help="fit the training split only, not the refit")
     arguments.add_argument("--judge", nargs=2, metavar=("CANDIDATE", "REFERENCE"), choices=sorted(known),
                            help="judge two measured models by the rule counting training's noise, and save the verdict")
     args = arguments.parse_args(argv)
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     validation = read_parquet(ROOT / "data" / "split" / "val.parquet")
     external = read_parquet(ROOT / "data" / "external" / "tweets.parquet")
     entry = results["recipes"].setdefault(args.recipe, {"stages": [recipe.train, recipe.refit], "fits": {}})
-    fits = {"train": recipe.train} | ({"refit": recipe.refit} if recipe.refit else {})
+    fits = {"train": recipe.train} | ({"refit": recipe.refit} if recipe.refit and not args.no_refit else {})
     for seed in args.seeds:
         train_folder = None
         for fit_name, stage in fits.items():
