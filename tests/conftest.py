@@ -41,12 +41,13 @@ def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.Complet
 
 
 def copy_project(destination: Path) -> Path:
-    """Copy the project's tracked and untracked-but-not-ignored files but its lock files into a fresh git repo beside
-    `shared/`."""
+    """Copy the project's tracked and untracked-but-not-ignored files, but the real run's lock files and metrics, into a
+    fresh git repo beside `shared/`."""
     files = run(["git", "ls-files", "-co", "--exclude-standard"], ROOT).stdout.split()
     project = destination / "project"
     for name in files:
-        if Path(name).name == "dvc.lock":  # the real run's record: a copy starts as a new project, with none
+        # The real run's records (its lock files and metrics): a copy starts as a new project, with none.
+        if Path(name).name == "dvc.lock" or name.startswith("metrics/"):
             continue
         if (ROOT / name).is_file():
             (project / name).parent.mkdir(parents=True, exist_ok=True)
