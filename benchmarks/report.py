@@ -377,11 +377,12 @@ def load_table(result: dict) -> list[str]:
                      f"{max(0.0, many['p95_ms'] - p95_bound):.0f} ms.")
                   + f" At {one['clients']} client, p95 at most 15 ms through HTTP: {one['p95_ms']:.0f} ms, "
                   + ("met." if one["p95_ms"] <= 15 else "**missed**."),
-              "", f"Where the time goes, measured: the server spent {many['server_cpu_ms_per_tweet']:.1f} ms of CPU per "
+              "", f"Where the time goes, measured: the server's threads (ONNX Runtime's two included, which spin "
+                  f"while they wait for the next call) used {many['server_cpu_ms_per_tweet']:.1f} ms of CPU per "
                   f"single-tweet request at {many['clients']} clients ({one['server_cpu_ms_per_tweet']:.1f} ms at "
-                  f"{one['clients']}), against {1000 / arrival:.1f} ms per tweet for the model calls alone in "
-                  f"process: the rest is per-request HTTP and JSON work in the one Python process. The load generator "
-                  f"took {many['client_cpu_share']:.0%} of the CPU time used. Length-sorting all "
+                  f"{one['clients']}), against {1000 / arrival:.1f} ms of wall time per tweet for the model calls "
+                  f"alone in process. The load generator took {many['client_cpu_share']:.0%} of the CPU time used. "
+                  f"Length-sorting all "
                   f"{batched['tweets']:,} tweets first would give {ceiling:,.0f} tweets/s, which concurrent requests "
                   f"cannot reach (requests not yet arrived cannot be sorted in); with batches of 64 instead of "
                   f"{batched['service_batch_size']}, arrival order gives "
@@ -533,15 +534,21 @@ def depth_block() -> str:
         lines.append(f"| {label} | {figures.get('encoder_layers', 6)} | {figures['tweets_per_s']:,.0f} "
                      f"| {figures['speed_vs_tutorial']:.2f}x | {figures['latency_p50_ms']:.1f} / "
                      f"{figures['latency_p95_ms']:.1f} ms | {figures['peak_rss_mb']:,.0f} MB |")
-    comparisons = result("spread").get("comparisons", {})
-    for comparison in comparisons.values():
+    return "\n".join(lines + ["", comparisons_block()])
+
+
+def comparisons_block() -> str:
+    """Each pair of models judged by the rule counting training's noise (`benchmarks.spread --judge`)."""
+    spread = result("spread")
+    lines = []
+    for comparison in spread.get("comparisons", {}).values():
         seeds = "; ".join(f"`{name}` seeds {', '.join(map(str, numbers))}" for name, numbers in comparison["seeds"].items())
-        lines += ["", f"`{comparison['candidate']}` against `{comparison['reference']}` on the external set, by the rule "
-                      f"counting training's noise (`python -m benchmarks.spread --judge`; {seeds}): difference of "
-                      f"seed means {comparison['difference_of_seed_means']:+.4f}, standard error "
-                      f"{comparison['se']:.4f} (the paired bootstrap's {comparison['bootstrap_se']:.4f} with the seeds' "
-                      f"{comparison['seed_variance'] ** 0.5:.4f}): **{comparison['verdict']}**."]
-    return "\n".join(lines)
+        lines.append(f"`{comparison['candidate']}` against `{comparison['reference']}` on the external set, by the rule "
+                     f"counting training's noise (`python -m benchmarks.spread --judge`, {machine(spread)}; {seeds}): "
+                     f"difference of seed means {comparison['difference_of_seed_means']:+.4f}, standard error "
+                     f"{comparison['se']:.4f} (the paired bootstrap's {comparison['bootstrap_se']:.4f} with the seeds' "
+                     f"{comparison['seed_variance'] ** 0.5:.4f}): **{comparison['verdict']}**.")
+    return "\n\n".join(lines) or "Not judged yet (`python -m benchmarks.spread --judge`)."
 
 
 def replace_block(text: str, name: str, block: str, path: Path) -> str:
@@ -569,6 +576,8 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "benchmark": ("docs/performance.md", lambda: table(result("full"))),
     "engines": ("docs/performance.md", lambda: engines_table(result("engines"))),
     "int8": ("docs/performance.md", lambda: int8_table(result("int8"))),
+    "depth": ("docs/performance.md", depth_block),
+    "comparisons": ("docs/quality.md", comparisons_block),
     "serving": ("docs/serving.md", lambda: serving_table(result("serving"))),
     "tests": ("docs/reliability.md", tests_block),
     "determinism": ("docs/reliability.md", determinism_block),
