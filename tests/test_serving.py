@@ -289,18 +289,18 @@ def test_headers_over_the_cap_get_400_and_the_connection_closes(server):
 
 
 def test_shutdown_answers_the_requests_in_flight_and_refuses_new_ones(project_dir, predictor):
-    # Batches wait 500 ms to fill, so SIGTERM lands while the 20 requests are queued in the batcher.
+    # Batches wait 500 ms to fill, so SIGTERM lands while 32 clients' requests are queued in the batcher.
     client, process = start_service(project_dir, "--batch-wait-ms", "500")
     host, port = client.base_url.host, client.base_url.port
     connections = []
     try:
-        for i in range(20):
+        for i in range(32):
             body = json.dumps({"texts": [f"@united bag {i} lost"]}).encode()
             connection = socket.create_connection((host, port), timeout=30)
             connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
             connections.append(connection)
-        # Answered after the 20 were sent: the server has read them, and they wait in the batch.
+        # Answered after the 32 were sent: the server has read them, and they wait in the batch.
         assert client.get("/health").status_code == 200
         process.send_signal(signal.SIGTERM)
         answers = [read_until_closed(connection) for connection in connections]
@@ -308,7 +308,7 @@ def test_shutdown_answers_the_requests_in_flight_and_refuses_new_ones(project_di
         for connection in connections:
             connection.close()
         client.close()
-    assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+    assert process.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has stopped
     for i, answer in enumerate(answers):
         assert answer.startswith("HTTP/1.1 200"), answer[:200]
         got = json.loads(answer.split("\r\n\r\n", 1)[1])["predictions"][0]["non_complaint_probability"]
