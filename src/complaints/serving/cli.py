@@ -17,6 +17,7 @@ import argparse
 import csv
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -205,6 +206,9 @@ def serve(args: argparse.Namespace) -> None:
     settings = ServeSettings(model=str(args.model.resolve()), engine=engine, threshold=args.threshold, limits=limits,
                              threads=max(1, available_cpus() // args.workers))
     os.environ[SETTINGS_VARIABLE] = settings.to_json()
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler it found: a stop that was
+    # asked for is a success, so that handler exits 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run("complaints.serving.service:app_from_environment", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="info", http=HeaderCappedHttpTools, loop="uvloop",
                 access_log=args.access_log, **SERVER_TIMEOUTS)
