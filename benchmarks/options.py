@@ -3,14 +3,14 @@
 Each recipe option is a `dvc exp` of `train@bert`, or with `--model student` / `--model teacher` of that stage (one
 params switch, the same dev split and seed; the epoch kept is chosen on dev). Its model is fetched from the DVC cache
 (`dvc get . models/<model> --rev <exp>`), scored on the external tweets and compared with the committed model's scores
-on the same tweets (plots/external/<model>/probabilities.csv):
+on the same tweets (scores/external/<model>.csv, or scores/distill/ for the teacher's chain):
 AUC difference with a paired bootstrap 95% interval and standard error. Ensembles against the single refit come from
 `reports/external.json`: the committed refit + baseline, and each `--ensembles` experiment's (`seeds.refits`).
 The rule: a difference smaller than two standard errors is not acted on, and the cheaper option wins a tie; the
 standard errors count training's noise too (each recipe's seed spread, `python -m benchmarks.spread`), so an option
 run at one seed must beat the default by more than the seed-to-seed change of the recipe.
 
-Needs the pipeline's outputs (data/external, plots/external) and the experiments in this repository's cache.
+Needs the pipeline's outputs (data/external, scores/) and the experiments in this repository's cache.
 Run:  python -m benchmarks.options --round 2 layer-decay-0.8 pooling-cls self-training --ensembles refit-seeds
       python -m benchmarks.options --round 3 --model student temperature-1 alpha-0.9 teacher-mpnet labeled-only
 Writes benchmarks/results/options-round{N}.json, and external.json (the committed run's comparisons the README's
@@ -32,6 +32,7 @@ from complaints.core.io import read_json, read_parquet, read_probabilities
 from complaints.serving.predictor import Predictor
 from complaints.evaluation.figures import auc_standard_error, bootstrap_auc_difference
 from complaints.evaluation.external import ExternalParams
+from complaints.evaluation.model_list import ModelEntry, load_models
 
 RESAMPLES, SEED = 2000, 0
 # The ensembles of the refit the external stage compares with the refit alone.
@@ -63,6 +64,12 @@ def training_noise(model: str, seeds: tuple[int, int] = (1, 1)) -> float | None:
 RECIPE_SECTIONS = {"bert": "train", "student": "train", "teacher": "teacher_train"}
 # What a student's training.json records in its `distill` section besides the params.
 DISTILL_COUNTS = {("distill", "labeled_tweets"), ("distill", "unlabeled_tweets")}
+
+
+def pipeline_scores(entry: ModelEntry):
+    """The external-set scores (`id, label, non_complaint_probability`) of the pipeline's own run of a model."""
+    folder = "external" if entry.pipeline == "dvc.yaml" else "distill"
+    return read_probabilities(ROOT / "scores" / folder / f"{entry.name}.csv")
 
 
 def switches(training: dict, default: dict, recipe_section: str = "train") -> dict:
@@ -149,13 +156,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.round is None:
         arguments.error("--round is required unless --comparisons-only")
     tweets = read_parquet(ROOT / "data" / "external" / "tweets.parquet")
-    reference = read_probabilities(ROOT / "plots" / "external" / args.model / "probabilities.csv")
+    entry = load_models(ROOT / "params.yaml")[args.model]
+    reference = pipeline_scores(entry)
     if reference["id"].tolist() != tweets["id"].tolist():
-        raise SystemExit(f"plots/external/{args.model}/probabilities.csv is not for data/external/tweets.parquet: "
-                         f"run `dvc repro`")
+        raise SystemExit(f"the pipeline's external scores of {args.model} are not for data/external/tweets.parquet: "
+                         f"run `dvc repro {entry.pipeline}`")
     default_training = read_json(ROOT / "models" / args.model / "training.json")
     batch_size = ExternalParams().batch_size
     metrics = read_json(ROOT / "reports" / "external.json")
+    default_metrics = metrics if entry.pipeline == "dvc.yaml" else read_json(ROOT / "reports" / "external_distill.json")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     options, ensembles = [], ensemble_entries("(committed)", metrics, {}) if args.model == "bert" else []
     with tempfile.TemporaryDirectory() as scratch:
@@ -175,10 +184,12 @@ def main(argv: list[str] | None = None) -> None:
     for entry in ensembles:
         print(f"{entry['candidate']} ({entry['experiment']}): external AUC {entry['external_auc']:.4f}, vs refit "
               f"{entry['vs_refit']['difference']:+.4f} (SE {entry['vs_refit']['se']:.4f}): {entry['verdict']}")
-    save(committed_comparisons(metrics), "external")
+    save(committed_comparisons(read_json(ROOT / "reports" / "external_distill.json"),
+                               read_json(ROOT / "models" / "bert_teacher.json")), "external")
     save(run_header() | {"round": args.round, "model": args.model, "default_epochs": default_training["train"]["epochs"],
                          "default_distill": default_training.get("distill"),
-                         "default_external_auc": metrics[args.model]["auc"], "options": options, "ensembles": ensembles},
+                         "default_external_auc": default_metrics[args.model]["auc"], "options": options,
+                         "ensembles": ensembles},
          f"options-round{args.round}")
 
 

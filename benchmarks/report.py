@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.options import training_noise, verdict
+from benchmarks.spread import OPTION_MARK
 from complaints.evaluation.model_list import load_models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -542,6 +543,8 @@ def comparisons_block() -> str:
     spread = result("spread")
     lines = []
     for comparison in spread.get("comparisons", {}).values():
+        if OPTION_MARK in comparison["candidate"]:  # an option's verdict is in its round's table
+            continue
         seeds = "; ".join(f"`{name}` seeds {', '.join(map(str, numbers))}" for name, numbers in comparison["seeds"].items())
         lines.append(f"`{comparison['candidate']}` against `{comparison['reference']}` on the external set, by the rule "
                      f"counting training's noise (`python -m benchmarks.spread --judge`, {machine(spread)}; {seeds}): "
@@ -549,6 +552,41 @@ def comparisons_block() -> str:
                      f"{comparison['se']:.4f} (the paired bootstrap's {comparison['bootstrap_se']:.4f} with the seeds' "
                      f"{comparison['seed_variance'] ** 0.5:.4f}): **{comparison['verdict']}**.")
     return "\n\n".join(lines) or "Not judged yet (`python -m benchmarks.spread --judge`)."
+
+
+def option_spread_table(recipe: str) -> str:
+    """Each option of a recipe measured at seeds (`benchmarks.spread --option`), against the recipe's own seeds, with
+    the verdict of the rule counting training's noise."""
+    spread = result("spread")
+    reference = spread["recipes"][recipe]["fits"]["train"]
+    options = {name: entry for name, entry in spread.get("options", {}).items() if entry["recipe"] == recipe}
+    if not options:
+        return f"No option of `{recipe}` measured yet (`python -m benchmarks.spread --recipe {recipe} --option`)."
+
+    def epochs(fit: dict) -> str:
+        return ", ".join(str(fit["per_seed"][str(seed)]["chosen_epoch"]) for seed in fit["seeds"])
+
+    lines = ["| option | switch | seeds | epochs kept | validation AUC | external AUC | vs today's recipe: difference "
+             "of seed means | SE (bootstrap; seeds) | verdict |", "|---|---|---|---|---:|---:|---:|---:|---|",
+             f"| today's recipe | | {', '.join(map(str, reference['seeds']))} | {epochs(reference)} "
+             f"| {spread_cell(reference['val_auc'])} | {spread_cell(reference['external_auc'])} | | | |"]
+    for name, entry in options.items():
+        fit = entry["fits"]["train"]
+        comparison = spread.get("comparisons", {}).get(f"{name}_vs_{recipe}")
+        if comparison is None:
+            judged = "| | not judged yet |"
+        else:
+            verdict_text = ("dropped: loses by more than 0.02 at one seed" if comparison["dropped"]
+                            else comparison["verdict"])
+            judged = (f"{comparison['difference_of_seed_means']:+.4f} | {comparison['se']:.4f} "
+                      f"({comparison['bootstrap_se']:.4f}; {comparison['seed_variance'] ** 0.5:.4f}) | {verdict_text} |")
+        lines.append(f"| `{name.split(OPTION_MARK)[1]}` | {switch_text(entry['switch'])} "
+                     f"| {', '.join(map(str, fit['seeds']))} | {epochs(fit)} | {spread_cell(fit['val_auc'])} "
+                     f"| {spread_cell(fit['external_auc'])} | {judged}")
+    lines += ["", f"Trained and scored by `python -m benchmarks.spread --option` and judged by `--judge` on "
+                  f"{machine(spread)}; mean ± standard deviation (min to max) over the seeds. An option at one seed "
+                  f"borrows today's recipe's seed deviation."]
+    return "\n".join(lines)
 
 
 def replace_block(text: str, name: str, block: str, path: Path) -> str:
@@ -578,6 +616,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "int8": ("docs/performance.md", lambda: int8_table(result("int8"))),
     "depth": ("docs/performance.md", depth_block),
     "comparisons": ("docs/quality.md", comparisons_block),
+    "options-round5": ("docs/quality.md", lambda: option_spread_table("teacher")),
     "serving": ("docs/serving.md", lambda: serving_table(result("serving"))),
     "tests": ("docs/reliability.md", tests_block),
     "determinism": ("docs/reliability.md", determinism_block),

@@ -10,8 +10,14 @@ Run:  python -m benchmarks.spread --recipe bert --seeds 42 1 2 3 4
       python -m benchmarks.spread --recipe student --seeds 42 1 2
       python -m benchmarks.spread --recipe student_3_layers --seeds 42 1 2
       python -m benchmarks.spread --judge student_3_layers student     # the rule, counting training's noise
-Each seed is saved as it finishes (benchmarks/results/spread.json, one entry per recipe with its seeds and CPU model);
-a rerun skips the seeds already measured on this CPU. `python -m benchmarks.report` shows it in the README.
+      python -m benchmarks.spread --recipe teacher --option warmup --seeds 42 1 2 \
+          --set teacher_train.warmup_steps=26 --set teacher_train.weight_decay=0.01   # an option of a recipe
+      python -m benchmarks.spread --judge teacher+warmup teacher
+Each seed is saved as it finishes (benchmarks/results/spread.json, one entry per recipe with its seeds and CPU model;
+an option's under `options`, as `recipe+option`, with its switches); a rerun skips the seeds already measured on this
+CPU. An option trains the recipe's stage with a copy of params.yaml that has its switches (`--params`), and keeps
+each seed's external scores for the bootstrap. `python -m benchmarks.report` shows them in the README and
+docs/quality.md.
 """
 from __future__ import annotations
 
@@ -25,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from benchmarks.compare import RESULTS, ROOT, cpu_model, run_header
-from benchmarks.options import verdict
+from benchmarks.options import pipeline_scores, verdict
 from complaints.core.config import load_section
-from complaints.core.io import read_json, read_parquet, read_probabilities, sha256_of
+from complaints.core.io import read_json, read_parquet, read_probabilities, sha256_of, write_table
 from complaints.core.metrics import classification_metrics
 from complaints.evaluation.figures import CompareParams, bootstrap_auc_difference
 from complaints.evaluation.model_list import ModelEntry, load_models
@@ -82,11 +89,14 @@ def seed_folder(stage: str, fit_name: str, seed: int) -> Path:
     return WORK / stage.split(":")[-1].replace("@", "-") / f"{fit_name}-{seed}"
 
 
-def fit(stage: str, seed: int, fit_name: str, train_folder: Path | None) -> tuple[Path, float]:
-    """Run the stage's own command at `seed` into the work folder; the model folder and the seconds it took."""
+def fit(stage: str, seed: int, folder: Path, train_folder: Path | None,
+        params: Path | None = None) -> tuple[Path, float]:
+    """Run the stage's own command at `seed` into `folder` (with another params file for an option); the model
+    folder and the seconds it took."""
     command, _ = stage_command(stage)
-    folder = seed_folder(stage, fit_name, seed)
     overrides = ["--seed", str(seed), "--model", str(folder), "--live", str(folder.with_name(f"{folder.name}-live"))]
+    if params is not None:
+        overrides += ["--params", str(params)]
     if train_folder is not None:
         overrides += ["--epochs-from", str(train_folder / "training.json")]
     started = time.perf_counter()
@@ -100,19 +110,21 @@ def pipeline_model(stage: str) -> Path | None:
     return folder if (folder / "training.json").is_file() else None
 
 
-def measure(folder: Path, seconds: float | None, validation, external, on_validation: bool) -> dict:
-    """One fitted model's figures: validation metrics (train fits), external AUC, epoch kept and weight digest."""
+def measure(folder: Path, seconds: float | None, validation, external, on_validation: bool,
+            scores: Path | None = None) -> dict:
+    """One fitted model's figures: validation metrics (train fits), external AUC, epoch kept and weight digest; its
+    external scores are written to `scores` where given."""
     predictor = Predictor.load(folder, BATCH_SIZE, engine="torch")
-
-    def metrics(tweets) -> dict:
-        return classification_metrics(tweets["label"].to_numpy(),
-                                      predictor.non_complaint_probability(tweets["text"].tolist()))
-
+    probability = predictor.non_complaint_probability(external["text"].tolist())
+    if scores is not None:
+        write_table(pd.DataFrame({"id": external["id"], "label": external["label"],
+                                  "non_complaint_probability": probability}), scores)
     figures = {"chosen_epoch": read_json(folder / "training.json")["chosen_epoch"],
                "seconds": seconds and round(seconds, 1), "weights_sha256": sha256_of(folder / "model.safetensors"),
-               "external_auc": metrics(external)["auc"]}
+               "external_auc": classification_metrics(external["label"].to_numpy(), probability)["auc"]}
     if on_validation:
-        scored = metrics(validation)
+        scored = classification_metrics(validation["label"].to_numpy(),
+                                        predictor.non_complaint_probability(validation["text"].tolist()))
         figures |= {"val_auc": scored["auc"], "val_accuracy": scored["accuracy"]}
     return figures
 
@@ -144,19 +156,84 @@ def save(results: dict) -> None:
     staging.replace(path)
 
 
-def pipeline_scores(entry: ModelEntry):
-    """The external-set scores (`id, label, non_complaint_probability`) of the pipeline's own run of a model."""
-    folder = "external" if entry.pipeline == "dvc.yaml" else "distill"
-    return read_probabilities(ROOT / "scores" / folder / f"{entry.name}.csv")
+OPTION_MARK = "+"
+# A first round at one seed drops an option that loses to its recipe by more than this (issue 35).
+FIRST_ROUND_DROP = 0.02
+
+
+def option_switches(settings: list[str], params: dict, section: str) -> dict:
+    """`--set SECTION.KEY=VALUE` switches as {dotted key: value}; each must be a key of the recipe's params section."""
+    switches = {}
+    for setting in settings:
+        key, separator, value = setting.partition("=")
+        prefix, _, name = key.partition(".")
+        if not separator or prefix != section or name not in params[section]:
+            raise SystemExit(f"--set {setting}: expected {section}.KEY=VALUE with KEY one of params.yaml's "
+                             f"`{section}` keys ({', '.join(params[section])})")
+        switches[key] = parsed_value(value)
+    return switches
+
+
+def parsed_value(text: str):
+    """A switch's value as YAML 1.2 reads it (as DVC's `-S` does): PyYAML's 1.1 reads `2e-5` as a string."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def option_params(name: str, params: dict, switches: dict) -> Path:
+    """A copy of params.yaml with an option's switches, in the option's work folder."""
+    changed = {section: dict(values) for section, values in params.items()}
+    for key, value in switches.items():
+        section, name_in_section = key.split(".", 1)
+        changed[section][name_in_section] = value
+    path = WORK / "options" / name / "params.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(changed, sort_keys=False))
+    return path
+
+
+def option_scores(name: str, seed: int) -> Path:
+    """Where an option's seed keeps its external scores."""
+    return WORK / "options" / name / f"train-{seed}-external.csv"
+
+
+def measured_fit(results: dict, name: str) -> dict:
+    """A model's or an option's (`recipe+option`) train fit in the spread; an option at one seed borrows its
+    recipe's seed spread."""
+    recipe = name.split(OPTION_MARK)[0]
+    group = results.get("options", {}) if OPTION_MARK in name else results["recipes"]
+    if name not in group or recipe not in results["recipes"]:
+        raise SystemExit(f"{name} has no spread yet: run `python -m benchmarks.spread --recipe {recipe}` first")
+    fit = group[name]["fits"]["train"]
+    if OPTION_MARK in name and len(fit["seeds"]) == 1:
+        borrowed = results["recipes"][recipe]["fits"]["train"]["external_auc"]["std"]
+        return fit | {"external_auc": fit["external_auc"] | {"std": borrowed}}
+    return fit
+
+
+def judged_scores(results: dict, models: dict[str, ModelEntry], name: str):
+    """External scores for the bootstrap: a model's pipeline run, or its option's fit at the recipe's params seed
+    (else its first seed)."""
+    if OPTION_MARK not in name:
+        return pipeline_scores(models[name])
+    seeds = results["options"][name]["fits"]["train"]["seeds"]
+    params_seed = results["options"][name]["params_seed"]
+    return read_probabilities(option_scores(name, params_seed if params_seed in seeds else seeds[0]))
 
 
 def judged(results: dict, models: dict[str, ModelEntry], candidate: str, reference: str) -> dict:
-    """The rule counting training's noise on two models' train fits: the difference of their seed means of external
-    AUC, whose squared standard error is the paired bootstrap's (on the pipeline's own runs of both) plus each side's
-    seed variance over its seed count."""
-    fits = {name: results["recipes"][name]["fits"]["train"] for name in (candidate, reference)}
+    """The rule counting training's noise on two train fits (models of the list, or options `recipe+option`): the
+    difference of their seed means of external AUC, whose squared standard error is the paired bootstrap's (on one
+    run of each) plus each side's seed variance over its seed count. An option at one seed that loses by more than
+    FIRST_ROUND_DROP is dropped."""
+    fits = {name: measured_fit(results, name) for name in (candidate, reference)}
     compare = load_section(ROOT / "params.yaml", "compare", CompareParams)
-    scores = {name: pipeline_scores(models[name]) for name in (candidate, reference)}
+    scores = {name: judged_scores(results, models, name) for name in (candidate, reference)}
     if not scores[candidate]["id"].equals(scores[reference]["id"]):
         raise SystemExit(f"the external scores of {candidate} and {reference} are not of the same tweets: rerun "
                          f"`dvc repro` for both")
@@ -170,11 +247,13 @@ def judged(results: dict, models: dict[str, ModelEntry], candidate: str, referen
     return {"candidate": candidate, "reference": reference, "difference_of_seed_means": difference,
             "bootstrap_se": bootstrap["se"], "seed_variance": seed_variance, "se": se,
             "verdict": verdict({"difference": difference, "se": bootstrap["se"]}, seed_variance),
+            "dropped": len(fits[candidate]["seeds"]) == 1 and difference < -FIRST_ROUND_DROP,
             "seeds": {name: fit["seeds"] for name, fit in fits.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Fit and score each seed of one recipe that is not measured yet, saving after each."""
+    """Fit and score each seed of one recipe (or of one option of it) that is not measured yet, saving after each;
+    or judge two measured fits."""
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     models = load_models(ROOT / "params.yaml")
     known = recipes(models)
@@ -182,8 +261,12 @@ def main(argv: list[str] | None = None) -> None:
                            help="a model of the models list trained on the training split (its refit follows)")
     arguments.add_argument("--seeds", type=int, nargs="+")
     arguments.add_argument("--no-refit", action="store_true", help="fit the training split only, not the refit")
-    arguments.add_argument("--judge", nargs=2, metavar=("CANDIDATE", "REFERENCE"), choices=sorted(known),
-                           help="judge two measured models by the rule counting training's noise, and save the verdict")
+    arguments.add_argument("--option", help="name an option of the recipe (its train fit only), given by --set")
+    arguments.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                           help="with --option: a switch of the recipe's params section (repeatable)")
+    arguments.add_argument("--judge", nargs=2, metavar=("CANDIDATE", "REFERENCE"),
+                           help="judge two measured models (or options, `recipe+option`) by the rule counting "
+                                "training's noise, and save the verdict")
     args = arguments.parse_args(argv)
     if args.judge:
         results = load_results()
@@ -194,11 +277,24 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not (args.recipe and args.seeds):
         arguments.error("--recipe and --seeds are required unless --judge is given")
+    if bool(args.option) != bool(args.set):
+        arguments.error("--option and --set go together (an option is its switches)")
     recipe = known[args.recipe]
-    params_seed = yaml.safe_load((ROOT / "params.yaml").read_text())[recipe.section]["seed"]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params_seed = params[recipe.section]["seed"]
     results = load_results()
     validation = read_parquet(ROOT / "data" / "split" / "val.parquet")
     external = read_parquet(ROOT / "data" / "external" / "tweets.parquet")
+    if args.option:
+        name = f"{args.recipe}{OPTION_MARK}{args.option}"
+        switches = option_switches(args.set, params, recipe.section)
+        entry = results.setdefault("options", {}).setdefault(
+            name, {"recipe": args.recipe, "switch": switches, "params_seed": params_seed, "fits": {}})
+        if entry["switch"] != switches:
+            raise SystemExit(f"{name} was measured with {entry['switch']}, not {switches}: name the new option anew")
+        fit_option(results, entry, name, recipe.train, args.seeds, option_params(name, params, switches),
+                   validation, external)
+        return
     entry = results["recipes"].setdefault(args.recipe, {"stages": [recipe.train, recipe.refit], "fits": {}})
     fits = {"train": recipe.train} | ({"refit": recipe.refit} if recipe.refit and not args.no_refit else {})
     for seed in args.seeds:
@@ -210,12 +306,29 @@ def main(argv: list[str] | None = None) -> None:
             if str(seed) not in per_seed:
                 seconds = None
                 if folder is None:
-                    folder, seconds = fit(stage, seed, fit_name, train_folder)
+                    folder, seconds = fit(stage, seed, seed_folder(stage, fit_name, seed), train_folder)
                 per_seed[str(seed)] = measure(folder, seconds, validation, external, fit_name == "train")
-                entry["fits"][fit_name] |= {"seeds": sorted(int(s) for s in per_seed)} | summary(per_seed)
-                save(results)
-                print(f"{args.recipe} {fit_name} seed {seed}: {per_seed[str(seed)]}", file=sys.stderr)
+                record(results, entry["fits"][fit_name], f"{args.recipe} {fit_name}", seed)
             train_folder = folder or seed_folder(stage, fit_name, seed)
+
+
+def fit_option(results: dict, entry: dict, name: str, stage: str, seeds: list[int], params: Path,
+               validation, external) -> None:
+    """Each seed of an option not measured yet: the recipe's train fit under the option's params, scored and saved."""
+    measured = entry["fits"].setdefault("train", {"per_seed": {}})
+    for seed in seeds:
+        if str(seed) not in measured["per_seed"]:
+            folder, seconds = fit(stage, seed, WORK / "options" / name / f"train-{seed}", None, params)
+            measured["per_seed"][str(seed)] = measure(folder, seconds, validation, external, True,
+                                                      option_scores(name, seed))
+            record(results, measured, name, seed)
+
+
+def record(results: dict, measured: dict, label: str, seed: int) -> None:
+    """Add a seed's figures to its fit's summary and save the spread."""
+    measured |= {"seeds": sorted(int(s) for s in measured["per_seed"])} | summary(measured["per_seed"])
+    save(results)
+    print(f"{label} seed {seed}: {measured['per_seed'][str(seed)]}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,3 +29,40 @@ def test_the_spread_summarises_each_figure_over_seeds_with_the_sample_deviation(
     assert set(figures) == {"val_auc", "external_auc"}
     assert figures["val_auc"] == {"mean": 0.91, "std": figures["val_auc"]["std"], "min": 0.90, "max": 0.92}
     assert abs(figures["val_auc"]["std"] - 0.0141421) < 1e-6
+
+
+def test_an_options_switches_must_be_keys_of_its_recipes_section():
+    import pytest
+    from benchmarks.spread import option_switches
+
+    params = {"teacher_train": {"lr": 5e-5, "warmup_steps": 0}, "train": {"lr": 5e-5}}
+    assert option_switches(["teacher_train.lr=2e-5", "teacher_train.warmup_steps=26"], params, "teacher_train") == {
+        "teacher_train.lr": 2e-5, "teacher_train.warmup_steps": 26}
+    for wrong in ("train.lr=2e-5", "teacher_train.rate=2e-5", "teacher_train.lr"):
+        with pytest.raises(SystemExit, match="expected teacher_train.KEY=VALUE with KEY one of .*lr, warmup_steps"):
+            option_switches([wrong], params, "teacher_train")
+
+
+def test_an_option_writes_its_own_params_file_and_leaves_the_projects_alone(tmp_path, monkeypatch):
+    import yaml
+    import benchmarks.spread as spread
+
+    monkeypatch.setattr(spread, "WORK", tmp_path)
+    params = {"teacher_train": {"lr": 5e-5, "best_epoch": True}, "runtime": {"threads": 2}}
+    path = spread.option_params("teacher+average", params, {"teacher_train.best_epoch": False})
+    assert yaml.safe_load(path.read_text()) == {"teacher_train": {"lr": 5e-5, "best_epoch": False},
+                                                "runtime": {"threads": 2}}
+    assert params["teacher_train"]["best_epoch"] is True
+
+
+def test_an_option_at_one_seed_borrows_its_recipes_seed_spread():
+    from benchmarks.spread import measured_fit
+
+    recipe = {"seeds": [1, 2, 42], "external_auc": {"mean": 0.919, "std": 0.009}}
+    option = {"seeds": [42], "external_auc": {"mean": 0.925, "std": 0.0}}
+    results = {"recipes": {"teacher": {"fits": {"train": recipe}}},
+               "options": {"teacher+warmup": {"fits": {"train": option}}}}
+    assert measured_fit(results, "teacher+warmup")["external_auc"] == {"mean": 0.925, "std": 0.009}
+    assert measured_fit(results, "teacher") is recipe
+    option["seeds"], option["external_auc"]["std"] = [1, 42], 0.002
+    assert measured_fit(results, "teacher+warmup")["external_auc"]["std"] == 0.002
