@@ -10,7 +10,9 @@ from complaints.core.config import ParamsError
 from conftest import ROOT
 from complaints.core.decision import LABEL_WORDS
 from complaints.modeling.torch_scoring import predict_logits
-from complaints.modeling.model import ComplaintClassifier, ComplaintConfig, load_classifier, pool, save_classifier
+from complaints.modeling.model import (
+    ComplaintClassifier, ComplaintConfig, load_classifier, pool, pretrained_classifier, save_classifier,
+)
 from complaints.core.runtime import configure_torch
 from complaints.modeling.logits import non_complaint_probability
 from complaints.text.tokens import Tokens, sorted_batches
@@ -139,7 +141,6 @@ def test_saved_classifier_reloads_identically(tmp_path):
 
 
 def test_a_fresh_classifier_keeps_the_encoders_attention_implementation():
-    from complaints.modeling.model import pretrained_classifier
     from complaints.text.pretrained import resolve_model
 
     model = pretrained_classifier(resolve_model("embedded"), 8, False, "mean", 16, label_words=LABEL_WORDS)
@@ -231,10 +232,14 @@ def test_averaging_the_last_epochs_ends_with_the_mean_of_their_weights():
     assert not torch.allclose(model.state_dict()["classifier.0.weight"], saved[-1]["classifier.0.weight"])
 
 
-def test_reinit_draws_the_top_layers_afresh_and_keeps_the_rest():
+@pytest.mark.parametrize("encoder", ["tiny_encoder", "tiny_teacher"])
+def test_reinit_draws_the_top_layers_of_a_pretrained_encoder_afresh_and_keeps_the_rest(encoder, request):
     from complaints.modeling.training import reinit_top_layers
 
-    model = tiny_classifier()
+    # Loaded as training loads it (BERT, and MPNet as the teacher): from_pretrained marks the weights initialised,
+    # and transformers' init functions skip marked weights.
+    configure_torch(0)
+    model = pretrained_classifier(str(request.getfixturevalue(encoder)), 16, False, "cls", 12, label_words=LABEL_WORDS)
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     reinit_top_layers(model, 1)
     after = model.state_dict()

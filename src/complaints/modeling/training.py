@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import itertools
 import logging
 import math
 import re
@@ -320,6 +321,9 @@ def reinit_top_layers(model: ComplaintClassifier, count: int) -> None:
     layers = model.encoder.encoder.layer
     require(count <= len(layers), "train.reinit_top_layers", count, f"at most the encoder's {len(layers)} layers")
     for layer in layers[len(layers) - count:]:
+        for tensor in itertools.chain(layer.parameters(), layer.buffers()):
+            # from_pretrained marks loaded tensors initialised, and transformers' init functions skip marked tensors.
+            tensor._is_hf_initialized = False
         layer.apply(model.encoder._init_weights)
 
 
