@@ -119,10 +119,12 @@ def cells(figures: dict | None, with_se: bool = False) -> str:
 
 # The spread's recipes and fits (benchmarks/results/spread.json) as the results table names their models.
 def spread_cell(figure: dict | None, digits: int = 4, percent: bool = False) -> str:
-    """A figure over seeds: mean ± standard deviation (min to max)."""
+    """A figure over seeds: mean ± standard deviation (min to max); at one seed, its value."""
     if figure is None:
         return ""
     scale, unit = (100, "%") if percent else (1, "")
+    if figure["min"] == figure["max"]:  # one seed
+        return f"{scale * figure['mean']:.{digits}f}{unit}"
     return (f"{scale * figure['mean']:.{digits}f}{unit} ± {scale * figure['std']:.{digits}f} "
             f"({scale * figure['min']:.{digits}f} to {scale * figure['max']:.{digits}f})")
 
