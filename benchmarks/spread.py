@@ -185,13 +185,18 @@ def parsed_value(text: str):
     return value
 
 
+def option_folder(name: str) -> Path:
+    """An option's work folder: its params file, and each seed's model folder and external scores."""
+    return WORK / "options" / name
+
+
 def option_params(name: str, params: dict, switches: dict) -> Path:
     """A copy of params.yaml with an option's switches, in the option's work folder."""
     changed = {section: dict(values) for section, values in params.items()}
     for key, value in switches.items():
         section, name_in_section = key.split(".", 1)
         changed[section][name_in_section] = value
-    path = WORK / "options" / name / "params.yaml"
+    path = option_folder(name) / "params.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(changed, sort_keys=False))
     return path
@@ -199,7 +204,7 @@ def option_params(name: str, params: dict, switches: dict) -> Path:
 
 def option_scores(name: str, seed: int) -> Path:
     """Where an option's seed keeps its external scores."""
-    return WORK / "options" / name / f"train-{seed}-external.csv"
+    return option_folder(name) / f"train-{seed}-external.csv"
 
 
 def measured_fit(results: dict, name: str) -> dict:
@@ -318,7 +323,7 @@ def fit_option(results: dict, entry: dict, name: str, stage: str, seeds: list[in
     measured = entry["fits"].setdefault("train", {"per_seed": {}})
     for seed in seeds:
         if str(seed) not in measured["per_seed"]:
-            folder, seconds = fit(stage, seed, WORK / "options" / name / f"train-{seed}", None, params)
+            folder, seconds = fit(stage, seed, option_folder(name) / f"train-{seed}", None, params)
             measured["per_seed"][str(seed)] = measure(folder, seconds, validation, external, True,
                                                       option_scores(name, seed))
             record(results, measured, name, seed)
