@@ -1,7 +1,7 @@
 """The HTTP service: FastAPI over the one predictor, loaded once at start-up.
 
     POST /predict  {"texts": ["...", ...]}  ->  {"predictions": [{"label", "non_complaint_probability"}], "threshold", "model"}
-    GET  /health   the process is up
+    GET  /health   the process is up, and its texts in flight
     GET  /info     model, its digest, threshold, validation AUC, project version
     GET  /docs     OpenAPI documentation
 
@@ -241,8 +241,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict:
-        """The process is up and the model is loaded."""
-        return {"status": "ok"}
+        """The process is up and the model is loaded; the texts this worker has queued or is scoring."""
+        return {"status": "ok", "in_flight_texts": state["batcher"].in_flight_texts}
 
     @app.get("/info")
     def info() -> dict:
