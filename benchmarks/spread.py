@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -148,10 +149,13 @@ def load_results() -> dict:
     return results
 
 
-def save(results: dict) -> None:
-    """Write spread.json atomically, with this run's header."""
+def save_entry(group: str, name: str, entry: dict) -> None:
+    """Write one entry of spread.json atomically over the file as it is now, with this run's header: a judge run
+    beside a training keeps both writes."""
     path = RESULTS / "spread.json"
-    staging = path.with_suffix(".json.tmp")
+    results = load_results()
+    results.setdefault(group, {})[name] = entry
+    staging = path.with_name(f"spread.json.{os.getpid()}.tmp")
     staging.write_text(json.dumps(results | run_header(), indent=2) + "\n")
     staging.replace(path)
 
@@ -276,8 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.judge:
         results = load_results()
         comparison = judged(results, models, *args.judge)
-        results.setdefault("comparisons", {})["_vs_".join(args.judge)] = comparison
-        save(results)
+        save_entry("comparisons", "_vs_".join(args.judge), comparison)
         print(json.dumps(comparison, indent=2))
         return
     if not (args.recipe and args.seeds):
@@ -297,11 +300,13 @@ def main(argv: list[str] | None = None) -> None:
             name, {"recipe": args.recipe, "switch": switches, "params_seed": params_seed, "fits": {}})
         if entry["switch"] != switches:
             raise SystemExit(f"{name} was measured with {entry['switch']}, not {switches}: name the new option anew")
-        fit_option(results, entry, name, recipe.train, args.seeds, option_params(name, params, switches),
+        fit_option(entry, name, recipe.train, args.seeds, option_params(name, params, switches),
                    validation, external)
         return
-    entry = results["recipes"].setdefault(args.recipe, {"stages": [recipe.train, recipe.refit], "fits": {}})
+    entry = results["recipes"].setdefault(args.recipe, {"fits": {}})
     fits = {"train": recipe.train} | ({"refit": recipe.refit} if recipe.refit and not args.no_refit else {})
+    entry["stages"] = {fit_name: stage for fit_name, stage in {"train": recipe.train, "refit": recipe.refit}.items()
+                       if fit_name in fits or fit_name in entry["fits"]}  # each fit measured, as named today
     for seed in args.seeds:
         train_folder = None
         for fit_name, stage in fits.items():
@@ -313,11 +318,11 @@ def main(argv: list[str] | None = None) -> None:
                 if folder is None:
                     folder, seconds = fit(stage, seed, seed_folder(stage, fit_name, seed), train_folder)
                 per_seed[str(seed)] = measure(folder, seconds, validation, external, fit_name == "train")
-                record(results, entry["fits"][fit_name], f"{args.recipe} {fit_name}", seed)
+                record("recipes", args.recipe, entry, fit_name, seed)
             train_folder = folder or seed_folder(stage, fit_name, seed)
 
 
-def fit_option(results: dict, entry: dict, name: str, stage: str, seeds: list[int], params: Path,
+def fit_option(entry: dict, name: str, stage: str, seeds: list[int], params: Path,
                validation, external) -> None:
     """Each seed of an option not measured yet: the recipe's train fit under the option's params, scored and saved."""
     measured = entry["fits"].setdefault("train", {"per_seed": {}})
@@ -326,14 +331,15 @@ def fit_option(results: dict, entry: dict, name: str, stage: str, seeds: list[in
             folder, seconds = fit(stage, seed, option_folder(name) / f"train-{seed}", None, params)
             measured["per_seed"][str(seed)] = measure(folder, seconds, validation, external, True,
                                                       option_scores(name, seed))
-            record(results, measured, name, seed)
+            record("options", name, entry, "train", seed)
 
 
-def record(results: dict, measured: dict, label: str, seed: int) -> None:
-    """Add a seed's figures to its fit's summary and save the spread."""
+def record(group: str, name: str, entry: dict, fit_name: str, seed: int) -> None:
+    """Add a seed's figures to its fit's summary and save the entry."""
+    measured = entry["fits"][fit_name]
     measured |= {"seeds": sorted(int(s) for s in measured["per_seed"])} | summary(measured["per_seed"])
-    save(results)
-    print(f"{label} seed {seed}: {measured['per_seed'][str(seed)]}", file=sys.stderr)
+    save_entry(group, name, entry)
+    print(f"{name} {fit_name} seed {seed}: {measured['per_seed'][str(seed)]}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -66,3 +66,18 @@ def test_an_option_at_one_seed_borrows_its_recipes_seed_spread():
     assert measured_fit(results, "teacher") is recipe
     option["seeds"], option["external_auc"]["std"] = [1, 42], 0.002
     assert measured_fit(results, "teacher+warmup")["external_auc"]["std"] == 0.002
+
+
+def test_a_run_saves_its_own_entry_over_the_file_as_it_is_now(tmp_path, monkeypatch):
+    import json
+    import benchmarks.spread as spread
+
+    monkeypatch.setattr(spread, "RESULTS", tmp_path)
+    # A training run loaded the file before a judge run wrote its verdict; its next save keeps the verdict.
+    spread.save_entry("options", "teacher+reinit", {"fits": {}})
+    spread.save_entry("comparisons", "teacher+reinit_vs_teacher", {"verdict": "tie"})
+    spread.save_entry("options", "teacher+reinit", {"fits": {"train": {"seeds": [2]}}})
+    saved = json.loads((tmp_path / "spread.json").read_text())
+    assert saved["comparisons"] == {"teacher+reinit_vs_teacher": {"verdict": "tie"}}
+    assert saved["options"] == {"teacher+reinit": {"fits": {"train": {"seeds": [2]}}}}
+    assert saved["machine"]["cpu"] == spread.cpu_model() and list(tmp_path.iterdir()) == [tmp_path / "spread.json"]
