@@ -304,8 +304,9 @@ def main(argv: list[str] | None = None) -> None:
                    validation, external)
         return
     entry = results["recipes"].setdefault(args.recipe, {"fits": {}})
-    fits = {"train": recipe.train} | ({"refit": recipe.refit} if recipe.refit and not args.no_refit else {})
-    entry["stages"] = {fit_name: stage for fit_name, stage in {"train": recipe.train, "refit": recipe.refit}.items()
+    stages = {"train": recipe.train} | ({"refit": recipe.refit} if recipe.refit else {})
+    fits = {fit_name: stage for fit_name, stage in stages.items() if fit_name == "train" or not args.no_refit}
+    entry["stages"] = {fit_name: stage for fit_name, stage in stages.items()
                        if fit_name in fits or fit_name in entry["fits"]}  # each fit measured, as named today
     for seed in args.seeds:
         train_folder = None
