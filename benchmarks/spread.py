@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     entry = results["recipes"].setdefault(args.recipe, {"fits": {}})
     stages = {"train": recipe.train} | ({"refit": recipe.refit} if recipe.refit else {})
-    fits = {fit_name: stage for fit_name, stage in stages.items() if fit_name == "train" or not args.no_refit}
+    fits = {"train": recipe.train} if args.no_refit else stages
     entry["stages"] = {fit_name: stage for fit_name, stage in stages.items()
                        if fit_name in fits or fit_name in entry["fits"]}  # each fit measured, as named today
     for seed in args.seeds:
